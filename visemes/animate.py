@@ -1,0 +1,292 @@
+"""Visemes -> curves: what makes lip sync look right.
+
+Continuous rigs (blendshapes) get dominance-function coarticulation
+(Cohen-Massaro style): every viseme segment exerts a pull on nearby frames
+that decays with distance, so fast speech blends instead of flapping; lip
+shapes start early (anticipation); lip closures (p/b/m) and lip-teeth contact
+(f/v) are then written in as full poses for a guaranteed minimum time, so a
+short closure is never blended away; loudness scales the jaw; silence relaxes
+to rest through the same decay.
+
+Discrete rigs (2D mouth sets such as Rhubarb's) get one shape at a time with a
+minimum hold and in-between shapes for large jumps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+from visemes.rigs import RigProfile
+
+from .curves import Curves
+from .phones import VISEME_INDEX, VISEMES
+from .tracks import Segment, Track, merge_repeats
+
+LIP_VISEMES = frozenset({"PP", "FF", "oh", "ou"})
+CONTACT_VISEMES = ("PP", "FF")
+# How strongly each viseme holds the mouth against its neighbours: lip consonants and
+# rounded vowels dominate; tongue consonants let the lips follow the vowels around them.
+DOMINANCE = {
+    "sil": 0.6, "PP": 1.0, "FF": 1.0, "TH": 0.5, "DD": 0.35, "kk": 0.35, "CH": 0.8, "SS": 0.5,
+    "nn": 0.35, "RR": 0.5, "aa": 0.8, "E": 0.7, "ih": 0.7, "oh": 0.9, "ou": 0.9,
+}
+
+
+@dataclass(frozen=True)
+class AnimationParams:
+    """Timing parameters; the defaults suit speech at natural rates.
+
+    Attributes
+    ----------
+    fps : float
+        Output frame rate of the curves.
+    anticipation_s : float
+        How early a shape starts before its sound.
+    lip_anticipation_s : float
+        The same for lip consonants and rounded vowels, which move earlier.
+    coarticulation_s : float
+        Decay time of a viseme's pull on its neighbours (larger = smoother).
+    closure_min_s : float
+        Shortest time a p/b/m closure or f/v contact is held at full pose.
+    jaw_gain : float
+        How much loudness scales the jaw channels: 0 = not at all, 0.4 = +-40 %.
+    min_hold_s : float
+        Discrete rigs: shortest time a shape is shown.
+    tween_s : float
+        Discrete rigs: length of an in-between shape.
+    """
+
+    fps: float = 60.0
+    anticipation_s: float = 0.03
+    lip_anticipation_s: float = 0.06
+    coarticulation_s: float = 0.03
+    closure_min_s: float = 0.067
+    jaw_gain: float = 0.4
+    min_hold_s: float = 0.06
+    tween_s: float = 0.04
+
+    @classmethod
+    def for_rig(cls, rig: RigProfile, **overrides: float) -> AnimationParams:
+        """Defaults, then the rig profile's ``timing``, then explicit ``overrides`` (None = unset)."""
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in rig.timing.items() if k in names}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cls(), **values)
+
+
+def animate(track: Track, rig: RigProfile, params: AnimationParams | None = None,
+            loudness: np.ndarray | None = None, loudness_fps: float = 100.0) -> tuple[Curves, Track | None]:
+    """Turn a viseme track into curves for ``rig``.
+
+    Parameters
+    ----------
+    track : Track
+        Viseme track (contiguous from 0).
+    rig : RigProfile
+    params : AnimationParams, optional
+        Defaults from :meth:`AnimationParams.for_rig`.
+    loudness : ndarray, optional
+        Per-frame loudness in 0..1 at ``loudness_fps``; 0.5 everywhere when absent.
+
+    Returns
+    -------
+    curves : Curves
+        ``float32 [frames, channels]`` in 0..1 at ``params.fps``.
+    cues : Track or None
+        For discrete rigs, the shape sequence (``kind="shapes"``).
+    """
+    params = params or AnimationParams.for_rig(rig)
+    if rig.discrete:
+        cues = discrete_cues(track, rig, params)
+        return shape_curves(cues, rig, params.fps), cues
+    return continuous_curves(track, rig, params, loudness, loudness_fps), None
+
+
+def frame_count(duration: float, fps: float) -> int:
+    return max(1, int(np.ceil(duration * fps - 1e-9)))
+
+
+def _anticipated(track: Track, params: AnimationParams) -> list[tuple[float, float, str]]:
+    """Segments shifted earlier by their anticipation, kept in order and non-empty."""
+    segs = merge_repeats(track.segments)
+    starts = []
+    for i, s in enumerate(segs):
+        lead = 0.0 if s.label == "sil" or i == 0 else (
+            params.lip_anticipation_s if s.label in LIP_VISEMES else params.anticipation_s)
+        # never start before the previous segment's own (shifted) start
+        floor = starts[-1] + 0.25 * (s.start - segs[i - 1].start) if starts else 0.0
+        starts.append(max(s.start - lead, floor))
+    ends = [*starts[1:], segs[-1].end] if segs else []
+    return [(a, b, s.label) for a, b, s in zip(starts, ends, segs, strict=True)]
+
+
+def viseme_weights(track: Track, params: AnimationParams) -> np.ndarray:
+    """Per-frame blend of the 15 visemes, ``float32 [frames, 15]``, rows summing to 1."""
+    fps, tau = params.fps, max(params.coarticulation_s, 1e-3)
+    n = frame_count(track.duration, fps)
+    t = np.arange(n) / fps
+    acc = np.zeros((n, len(VISEMES)), dtype=np.float64)
+    reach = 6 * tau
+    for a, b, v in _anticipated(track, params):
+        lo, hi = np.searchsorted(t, a - reach), np.searchsorted(t, b + reach)
+        tt = t[lo:hi]
+        dist = np.maximum(0.0, np.maximum(a - tt, tt - b))
+        acc[lo:hi, VISEME_INDEX[v]] += DOMINANCE[v] * np.exp(-dist / tau)
+    total = acc.sum(axis=1, keepdims=True)
+    empty = total[:, 0] <= 0  # no segment in reach: rest
+    acc[empty, 0] = 1.0
+    total[empty] = 1.0
+    w = acc / total
+    _write_contacts(w, track, params)
+    return w.astype(np.float32)
+
+
+def contact_windows(track: Track, params: AnimationParams) -> list[tuple[int, int, str]]:
+    """Frame ranges ``[first, last)`` where each p/b/m and f/v is held at full pose.
+
+    Each window covers the (anticipated) segment and at least
+    ``closure_min_s`` (one frame at the very least); windows are laid out in
+    time order and pushed later rather than overlapped, so none is lost.
+    """
+    fps = params.fps
+    n = frame_count(track.duration, fps)
+    need = max(1, int(round(params.closure_min_s * fps)))
+    out: list[tuple[int, int, str]] = []
+    for a, b, v in _anticipated(track, params):
+        if v not in CONTACT_VISEMES:
+            continue
+        first, last = int(np.ceil(a * fps - 1e-9)), int(np.ceil(b * fps - 1e-9))
+        if last - first < need:
+            mid = 0.5 * (a + b) * fps
+            first = int(round(mid - need / 2))
+            last = first + need
+        if out and first < out[-1][1]:
+            first = out[-1][1]
+            last = max(last, first + need)
+        last = min(last, n)
+        first = min(first, last - need) if last - need >= 0 else 0
+        if out and first < out[-1][1]:  # no room left at the very end: share the tail
+            first = out[-1][1]
+        if last > first:
+            out.append((first, last, v))
+    return out
+
+
+def _write_contacts(w: np.ndarray, track: Track, params: AnimationParams) -> None:
+    for first, last, v in contact_windows(track, params):
+        w[first:last] = 0.0
+        w[first:last, VISEME_INDEX[v]] = 1.0
+
+
+def continuous_curves(track: Track, rig: RigProfile, params: AnimationParams,
+                      loudness: np.ndarray | None = None, loudness_fps: float = 100.0) -> Curves:
+    """Curves for a continuous rig: blended poses, jaw scaled by loudness, clipped to 0..1."""
+    w = viseme_weights(track, params)
+    values = w @ rig.pose_matrix()
+    if loudness is not None and rig.loudness_channels and params.jaw_gain > 0:
+        n = len(values)
+        src_t = np.arange(len(loudness)) / loudness_fps
+        loud = np.interp(np.arange(n) / params.fps, src_t, np.asarray(loudness, dtype=np.float64))
+        gain = 1.0 + params.jaw_gain * (2.0 * np.clip(loud, 0, 1) - 1.0)
+        cols = [rig.channels.index(c) for c in rig.loudness_channels]
+        values[:, cols] *= gain[:, None]
+    return Curves(params.fps, list(rig.channels), np.clip(values, 0.0, 1.0))
+
+
+# ---- discrete rigs -------------------------------------------------------------------------
+
+
+def discrete_cues(track: Track, rig: RigProfile, params: AnimationParams) -> Track:
+    """The shape sequence for a discrete rig: mapped, held long enough, with in-betweens."""
+    lead = params.anticipation_s
+    cues = [Segment(max(0.0, s.start - (lead if i else 0.0)), s.end, rig.shapes[s.label], s.confidence)
+            for i, s in enumerate(track.segments)]
+    cues = [Segment(c.start, cues[i + 1].start if i + 1 < len(cues) else c.end, c.label, c.confidence)
+            for i, c in enumerate(cues)]
+    cues = _hold(merge_repeats(cues), params.min_hold_s, protected={rig.shapes[v] for v in CONTACT_VISEMES})
+    return Track(_tween(cues, rig, params), "shapes")
+
+
+def _hold(cues: list[Segment], min_hold: float, protected: set[str]) -> list[Segment]:
+    """Give every shape at least ``min_hold``: protected shapes (closures) grow, others merge away."""
+    cues = list(cues)
+    changed = True
+    while changed and len(cues) > 1:
+        changed = False
+        for i, c in enumerate(cues):
+            if c.duration >= min_hold - 1e-9:
+                continue
+            if c.label in protected:
+                grown = _grow(cues, i, min_hold)
+                if grown is not None:
+                    cues = grown
+                    changed = True
+                    break
+                continue
+            # fold a short shape into its longer neighbour
+            j = i - 1 if i > 0 and (i + 1 >= len(cues) or cues[i - 1].duration >= cues[i + 1].duration) else i + 1
+            if cues[j].label in protected and 0 < i < len(cues) - 1:
+                j = 2 * i - j
+            a, b = min(i, j), max(i, j)
+            keep = cues[j]
+            cues[a:b + 1] = [Segment(cues[a].start, cues[b].end, keep.label, keep.confidence)]
+            cues = merge_repeats(cues)
+            changed = True
+            break
+    return cues
+
+
+def _grow(cues: list[Segment], i: int, min_hold: float) -> list[Segment] | None:
+    """Lengthen cue ``i`` to ``min_hold`` by borrowing from neighbours that can spare it."""
+    c = cues[i]
+    need = min_hold - c.duration
+    nxt = cues[i + 1] if i + 1 < len(cues) else None
+    prv = cues[i - 1] if i > 0 else None
+    take_next = min(need, max(0.0, nxt.duration - min_hold)) if nxt else 0.0
+    take_prev = min(need - take_next, max(0.0, prv.duration - min_hold)) if prv else 0.0
+    if take_next + take_prev <= 1e-9:
+        return None
+    out = list(cues)
+    start, end = c.start - take_prev, c.end + take_next
+    out[i] = Segment(start, end, c.label, c.confidence)
+    if nxt:
+        out[i + 1] = Segment(end, nxt.end, nxt.label, nxt.confidence)
+    if prv:
+        out[i - 1] = Segment(prv.start, start, prv.label, prv.confidence)
+    return out
+
+
+def _tween(cues: list[Segment], rig: RigProfile, params: AnimationParams) -> list[Segment]:
+    """Insert in-between shapes where the rig asks for them and there is time."""
+    rules = {(t.before, t.after): t for t in rig.tweens}
+    out: list[Segment] = []
+    for i, c in enumerate(cues):
+        nxt = cues[i + 1] if i + 1 < len(cues) else None
+        rule = rules.get((c.label, nxt.label)) if nxt else None
+        if rule is None:
+            out.append(c)
+            continue
+        host = c if rule.inside == "before" else nxt
+        if host.duration < params.min_hold_s + params.tween_s:
+            out.append(c)
+            continue
+        if rule.inside == "before":
+            cut = c.end - params.tween_s
+            out += [Segment(c.start, cut, c.label, c.confidence), Segment(cut, c.end, rule.via, c.confidence)]
+        else:
+            out.append(c)
+            cut = nxt.start + params.tween_s
+            cues[i + 1] = Segment(cut, nxt.end, nxt.label, nxt.confidence)
+            out.append(Segment(nxt.start, cut, rule.via, nxt.confidence))
+    return merge_repeats(out)
+
+
+def shape_curves(cues: Track, rig: RigProfile, fps: float) -> Curves:
+    """One-hot curves for a shape sequence: channel = shape, 1 while shown."""
+    n = frame_count(cues.duration, fps)
+    labels = cues.labels_at(np.arange(n) / fps)
+    values = np.zeros((n, len(rig.channels)), dtype=np.float32)
+    values[np.arange(n), [rig.channels.index(lab) for lab in labels]] = 1.0
+    return Curves(fps, list(rig.channels), values)

@@ -1,0 +1,101 @@
+"""Animation curves: per-frame channel weights for a rig.
+
+:class:`Curves` holds ``float32 [frames, channels]`` weights in 0..1 sampled at
+``fps``; frame ``i`` is the value at ``i / fps``. Curves can be resampled to
+any frame rate and reduced to keyframes whose linear interpolation stays within
+a stated maximum error of every original sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Curves:
+    """Channel weights over time.
+
+    Attributes
+    ----------
+    fps : float
+        Samples per second.
+    channels : list of str
+        Channel (blendshape) names, one per column.
+    values : ndarray
+        ``float32 [frames, channels]``, in 0..1.
+    """
+
+    fps: float
+    channels: list[str]
+    values: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.values = np.asarray(self.values, dtype=np.float32)
+        if self.values.ndim != 2 or self.values.shape[1] != len(self.channels):
+            raise ValueError(f"values must be [frames, {len(self.channels)}], got {self.values.shape}")
+        if self.fps <= 0:
+            raise ValueError(f"fps must be positive, got {self.fps}")
+
+    @property
+    def frames(self) -> int:
+        return len(self.values)
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.fps
+
+    @property
+    def times(self) -> np.ndarray:
+        """Sample times in seconds (float64)."""
+        return np.arange(self.frames, dtype=np.float64) / self.fps
+
+    def channel(self, name: str) -> np.ndarray:
+        return self.values[:, self.channels.index(name)]
+
+    def resample(self, fps: float) -> Curves:
+        """The same motion sampled at ``fps`` (linear interpolation, same duration)."""
+        n = max(1, int(round(self.duration * fps)))
+        t = np.arange(n, dtype=np.float64) / fps
+        src = self.times
+        out = np.stack([np.interp(t, src, self.values[:, c]) for c in range(len(self.channels))], axis=1)
+        return Curves(fps, list(self.channels), out.reshape(n, len(self.channels)))
+
+    def keyframes(self, max_error: float = 0.005) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per channel, ``(times, values)`` keys whose linear interpolation is within ``max_error``.
+
+        Every original sample lies within ``max_error`` of the piecewise-linear
+        curve through the keys; the first and last samples are always kept.
+        """
+        t = self.times
+        return [(t[k], self.values[k, c]) for c in range(len(self.channels))
+                for k in [reduce_keys(self.values[:, c], max_error)]]
+
+
+def reduce_keys(y: np.ndarray, max_error: float) -> np.ndarray:
+    """Indices of samples to keep so that linear interpolation stays within ``max_error``.
+
+    Splits each span at its worst sample until every span fits (Douglas-Peucker
+    with vertical distance), so the bound holds exactly at every sample.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    n = len(y)
+    if n <= 2:
+        return np.arange(n)
+    keep = np.zeros(n, dtype=bool)
+    keep[[0, n - 1]] = True
+    stack = [(0, n - 1)]
+    while stack:
+        a, b = stack.pop()
+        if b - a < 2:
+            continue
+        x = np.arange(a + 1, b)
+        line = y[a] + (y[b] - y[a]) * (x - a) / (b - a)
+        err = np.abs(y[a + 1:b] - line)
+        worst = int(np.argmax(err))
+        if err[worst] > max_error:
+            m = a + 1 + worst
+            keep[m] = True
+            stack += [(a, m), (m, b)]
+    return np.flatnonzero(keep)
