@@ -64,7 +64,7 @@ class AnimationParams:
     coarticulation_s: float = 0.03
     closure_min_s: float = 0.067
     jaw_gain: float = 0.4
-    min_hold_s: float = 0.06
+    min_hold_s: float = 0.04
     tween_s: float = 0.04
 
     @classmethod
@@ -210,31 +210,36 @@ def discrete_cues(track: Track, rig: RigProfile, params: AnimationParams) -> Tra
 
 
 def _hold(cues: list[Segment], min_hold: float, protected: set[str]) -> list[Segment]:
-    """Give every shape at least ``min_hold``: protected shapes (closures) grow, others merge away."""
+    """Give every shape at least ``min_hold``.
+
+    A short shape first borrows time from neighbours that can spare it, so it
+    stays visible near its own time; a short shape that cannot borrow is folded
+    into a neighbour, unless it is a protected (contact) shape, which always stays.
+    """
     cues = list(cues)
-    changed = True
-    while changed and len(cues) > 1:
-        changed = False
-        for i, c in enumerate(cues):
-            if c.duration >= min_hold - 1e-9:
-                continue
-            if c.label in protected:
-                grown = _grow(cues, i, min_hold)
-                if grown is not None:
-                    cues = grown
-                    changed = True
-                    break
-                continue
-            # fold a short shape into its longer neighbour
-            j = i - 1 if i > 0 and (i + 1 >= len(cues) or cues[i - 1].duration >= cues[i + 1].duration) else i + 1
-            if cues[j].label in protected and 0 < i < len(cues) - 1:
-                j = 2 * i - j
-            a, b = min(i, j), max(i, j)
-            keep = cues[j]
-            cues[a:b + 1] = [Segment(cues[a].start, cues[b].end, keep.label, keep.confidence)]
-            cues = merge_repeats(cues)
-            changed = True
-            break
+    i = 0
+    while i < len(cues) and len(cues) > 1:
+        c = cues[i]
+        if c.duration >= min_hold - 1e-9:
+            i += 1
+            continue
+        grown = _grow(cues, i, min_hold)
+        if grown is not None and grown[i].duration >= min_hold - 1e-9:
+            cues = grown
+            i += 1
+            continue
+        if c.label in protected:
+            cues = grown or cues
+            i += 1
+            continue
+        # fold into the longer neighbour that is not a contact shape
+        nb = [j for j in (i - 1, i + 1) if 0 <= j < len(cues)]
+        j = max(nb, key=lambda k: (cues[k].label not in protected, cues[k].duration))
+        a, b = min(i, j), max(i, j)
+        keep = cues[j]
+        cues[a:b + 1] = [Segment(cues[a].start, cues[b].end, keep.label, keep.confidence)]
+        cues = merge_repeats(cues)
+        i = max(0, a - 1)
     return cues
 
 

@@ -25,7 +25,12 @@ VISEME_CLASS: dict[str, str] = {
     **{v: "other" for v in ("TH", "DD", "kk", "CH", "SS", "nn", "RR", "ih")},
 }
 
-SILENCE_LABELS = frozenset({"", "sil", "sp", "spn", "pau", "<sil>", "_", "#", "h#", "silence", "SIL", "<p:>"})
+_SILENCE = frozenset({"", "sil", "sp", "spn", "pau", "_", "#", "h#", "silence", "p:", "sil_b", "sil_e", "nsn"})
+
+
+def is_silence(label: str) -> bool:
+    """True for the many ways aligners write silence or pause (``sil``, ``<sil>``, ``[SIL]``, ``pau``, ``_``)."""
+    return label.strip().strip("<>[]").lower() in _SILENCE
 
 # Each table: viseme -> space-separated phones. None collects phones without a lip shape.
 _IPA = {
@@ -71,9 +76,9 @@ _XSAMPA = {
     "CH": "tS dZ S Z s\\ z\\ ts\\ dz\\",
     "SS": "s z ts dz",
     "nn": "n l 5 J L",
-    "RR": "r R r\\ 3` @` R\\",
+    "RR": "r R r\\ 3` @` R\\ 3 @: 3:",
     "aa": "A { V @ 6 a aI aU ai au",
-    "E": "e E 3 eI ei",
+    "E": "e E eI ei",
     "ih": "i I j 1",
     "oh": "o O Q oU OI 7 oi @U @u",
     "ou": "u U w y Y 2 9 M",
@@ -159,7 +164,7 @@ def phone_to_viseme(phone: str, phone_set: str) -> str | None:
     KeyError
         When the phone is not in the set.
     """
-    if phone.strip() in SILENCE_LABELS:
+    if is_silence(phone):
         return "sil"
     table = PHONE_SETS[phone_set]
     for cand in normalise_phone(phone, phone_set):
@@ -170,7 +175,7 @@ def phone_to_viseme(phone: str, phone_set: str) -> str | None:
 
 def guess_phone_set(phones: Iterable[str]) -> str:
     """The phone set that knows most of the distinct ``phones`` (ties: arpabet, ipa, xsampa, kana, pinyin)."""
-    distinct = {p for p in phones if p.strip() not in SILENCE_LABELS}
+    distinct = {p for p in phones if not is_silence(p)}
     order = list(PHONE_SETS)
 
     def known(name: str) -> int:

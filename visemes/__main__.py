@@ -1,0 +1,3 @@
+from visemes.cli import main
+import sys
+sys.exit(main())

@@ -1,0 +1,92 @@
+"""One input in, a :class:`~visemes.lipsync.Lipsync` out, then written in the formats asked for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from visemes.exporters import EXPORTERS, ExportOptions, export
+from visemes.rigs import RigProfile, load_rig
+
+from .animate import AnimationParams, animate
+from .audio import is_audio, load_audio
+from .errors import VisemesError, file_error
+from .features import FPS, loudness
+from .lipsync import Lipsync
+from .timing import read_timing
+from .tracks import Track, phones_to_visemes
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to bake: the parts of a command line that apply to every input.
+
+    ``timing`` holds :class:`~visemes.animate.AnimationParams` overrides
+    (``None`` = take the rig's or the default value).
+    """
+
+    rig: str = "arkit"
+    timing: dict[str, float | None] = field(default_factory=dict)
+    export: ExportOptions = field(default_factory=ExportOptions)
+
+
+def lipsync_from_timing(path: str | Path, rig: RigProfile, params: AnimationParams,
+                        audio: str | Path | None = None) -> Lipsync:
+    """Animate a timing file; ``audio``, when given, drives jaw loudness and sets the duration."""
+    path = Path(path)
+    samples = load_audio(audio) if audio is not None else None
+    duration = len(samples) / 16_000 if samples is not None else None
+    track = read_timing(path, duration=duration)
+    try:
+        visemes = phones_to_visemes(track)
+    except KeyError as e:
+        raise file_error(path, f"phone {e.args[0]!r} is not in the {track.phone_set} table") from None
+    loud = loudness(samples) if samples is not None else None
+    curves, cues = animate(visemes, rig, params, loud, FPS)
+    return Lipsync(source=path.name, duration=visemes.duration, visemes=visemes, curves=curves, rig=rig,
+                   phones=track if track.kind == "phones" else None, cues=cues)
+
+
+def rhubarb_cues(lipsync: Lipsync, params: dict[str, float | None]) -> Lipsync:
+    """The same lipsync with 2D shape cues from the ``rhubarb`` profile (for Rhubarb-style formats)."""
+    if lipsync.cues is not None:
+        return lipsync
+    rig = load_rig("rhubarb")
+    _, cues = animate(lipsync.visemes, rig, AnimationParams.for_rig(rig, **params))
+    return Lipsync(**{**lipsync.__dict__, "cues": cues, "rig": rig})
+
+
+def bake_file(source: str | Path, outputs: list[tuple[str, Path | str]], settings: Settings,
+              audio: str | Path | None = None) -> Lipsync:
+    """Analyse ``source`` and write each ``(format, path)`` of ``outputs``.
+
+    Raises
+    ------
+    VisemesError
+        For any problem with the input, naming it.
+    """
+    source = Path(source)
+    if not source.exists():
+        raise file_error(source, "no such file")
+    if is_audio(source):
+        raise file_error(source, "audio input needs an audio engine, and none is installed in this version; "
+                                 "give a timing file (see 'visemes bake --help')")
+    rig = load_rig(settings.rig)
+    params = AnimationParams.for_rig(rig, **settings.timing)
+    lipsync = lipsync_from_timing(source, rig, params, audio)
+    for fmt, out in outputs:
+        module = EXPORTERS[fmt]
+        if out != "-" and Path(out).resolve() == source.resolve():
+            raise file_error(source, f"the {fmt} output would overwrite the input")
+        data = rhubarb_cues(lipsync, settings.timing) if module.NEEDS == "cues" else lipsync
+        export(data, fmt, out, settings.export)
+    return lipsync
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in EXPORTERS:
+        raise VisemesError(f"unknown format '{fmt}' (choose from {', '.join(EXPORTERS)})")
+    return fmt
+
+
+__all__ = ["Settings", "Track", "bake_file", "check_format", "lipsync_from_timing"]

@@ -1,0 +1,232 @@
+"""Batches: many inputs, several formats, all cores, and nothing redone that is up to date.
+
+A batch is a list of :class:`Job` (one input, its outputs) made from command
+line inputs (files or folders) or a manifest (CSV or JSON). Jobs run in
+parallel worker processes; a failed job is reported and the others finish;
+outputs are written atomically, so a batch killed half way can simply be run
+again and redoes only what is missing or out of date.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from visemes.exporters import EXPORTERS
+from visemes.rigs import RIG_DIR
+
+from .audio import AUDIO_SUFFIXES
+from .bake import Settings, bake_file
+from .errors import VisemesError, file_error
+
+TIMING_SUFFIXES = frozenset({".tsv", ".json", ".jsonl", ".xml", ".textgrid", ".marks", ".lab"})
+MANIFEST_COLUMNS = ("input", "audio", "timing", "transcript", "rig", "language", "output")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input and the files to write from it.
+
+    ``audio`` beside a timing ``source`` drives loudness and duration; ``rig``
+    overrides the batch's rig for this input.
+    """
+
+    source: Path
+    outputs: tuple[tuple[str, Path], ...]
+    audio: Path | None = None
+    rig: str | None = None
+    transcript: str | None = None
+    language: str | None = None
+
+    def dependencies(self) -> list[Path]:
+        deps = [self.source] + ([self.audio] if self.audio else [])
+        if self.rig and Path(self.rig).suffix.lower() in (".json", ".toml"):
+            deps.append(Path(self.rig))
+        if self.transcript and Path(self.transcript).is_file():
+            deps.append(Path(self.transcript))
+        return deps
+
+
+@dataclass
+class Report:
+    done: list[Job] = field(default_factory=list)
+    skipped: list[Job] = field(default_factory=list)
+    failed: list[tuple[Job, str]] = field(default_factory=list)
+
+
+def output_name(rel: Path, fmt: str) -> Path:
+    """``speech.tsv`` -> ``speech.json`` etc.: the input's name with the format's suffix."""
+    return rel.with_name(rel.stem + EXPORTERS[fmt].SUFFIX)
+
+
+def find_inputs(folder: Path) -> list[Path]:
+    """Timing and audio files under ``folder`` (recursively, hidden files left out), sorted."""
+    wanted = TIMING_SUFFIXES | AUDIO_SUFFIXES
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and p.suffix.lower() in wanted and not p.name.startswith("."))
+
+
+def plan(inputs: Iterable[str | Path], formats: list[str], out: str | Path | None,
+         audio: str | Path | None = None) -> list[Job]:
+    """Jobs for command-line inputs.
+
+    One file and one format write to ``out`` as a file (unless it is a folder);
+    otherwise ``out`` is a folder and each output is named after its input.
+    """
+    inputs = [Path(p) for p in inputs]
+    if out is None:
+        raise VisemesError("no output given: add -o FILE (one input, one format) or -o FOLDER")
+    out_s = str(out)
+    single = len(inputs) == 1 and not inputs[0].is_dir() and len(formats) == 1
+    if single and (out_s == "-" or not (out_s.endswith(("/", os.sep)) or Path(out_s).is_dir())):
+        return [Job(inputs[0], ((formats[0], Path(out_s) if out_s != "-" else "-"),),
+                    Path(audio) if audio else None)]
+    if audio is not None:
+        raise VisemesError("--audio goes with a single timing file; for batches give an 'audio' column in a manifest")
+    if out_s == "-":
+        raise VisemesError("-o - (standard output) takes one input and one format")
+    jobs = []
+    for src in inputs:
+        if src.is_dir():
+            found = find_inputs(src)
+            if not found:
+                raise file_error(src, "folder holds no timing or audio files")
+            pairs = [(p, p.relative_to(src)) for p in found]
+        else:
+            pairs = [(src, Path(src.name))]
+        jobs += [Job(p, tuple((f, Path(out) / output_name(rel, f)) for f in formats)) for p, rel in pairs]
+    return _unique(jobs)
+
+
+def _unique(jobs: list[Job]) -> list[Job]:
+    seen: dict[Path, Path] = {}
+    for job in jobs:
+        for _, path in job.outputs:
+            key = Path(path).resolve()
+            if key in seen and seen[key] != job.source:
+                raise VisemesError(f"{job.source} and {seen[key]} would both write {path}; give them other names")
+            seen[key] = job.source
+    return jobs
+
+
+def read_manifest(path: str | Path, formats: list[str], out: str | Path | None) -> list[Job]:
+    """Jobs from a manifest: CSV with a header row, or a JSON list of objects.
+
+    Columns (JSON keys): ``input`` (or ``timing`` and/or ``audio``), ``transcript``,
+    ``rig``, ``language``, ``output``. Relative paths are relative to the
+    manifest. Without ``output``, files go to ``out`` named after the input.
+    """
+    path = Path(path)
+    rows = _manifest_rows(path)
+    base = path.parent
+    jobs = []
+    for i, row in enumerate(rows, start=2 if path.suffix.lower() == ".csv" else 1):
+        where = f"{path}: row {i}"
+        unknown = set(row) - set(MANIFEST_COLUMNS)
+        if unknown:
+            raise VisemesError(f"{where}: unknown column {sorted(unknown)[0]!r} (expected {', '.join(MANIFEST_COLUMNS)})")
+        source = row.get("timing") or row.get("input") or row.get("audio")
+        if not source:
+            raise VisemesError(f"{where}: no input (give 'input', 'timing' or 'audio')")
+        src = base / source
+        audio = base / row["audio"] if row.get("audio") and row.get("audio") != source else None
+        if row.get("output"):
+            if len(formats) != 1:
+                raise VisemesError(f"{where}: an 'output' column takes exactly one --format")
+            outputs = ((formats[0], base / row["output"]),)
+        elif out is not None:
+            outputs = tuple((f, Path(out) / output_name(Path(src.name), f)) for f in formats)
+        else:
+            raise VisemesError(f"{where}: no 'output' and no -o FOLDER")
+        jobs.append(Job(src, outputs, audio, row.get("rig") or None, row.get("transcript") or None,
+                        row.get("language") or None))
+    return _unique(jobs)
+
+
+def _manifest_rows(path: Path) -> list[dict[str, str]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise file_error(path, f"cannot read manifest ({getattr(e, 'strerror', None) or e})") from None
+    if not text.strip():
+        raise file_error(path, "empty manifest")
+    if text.lstrip().startswith("["):
+        try:
+            rows = json.loads(text)
+        except ValueError as e:
+            raise file_error(path, f"manifest is not valid JSON ({e})") from None
+        if not all(isinstance(r, dict) for r in rows):
+            raise file_error(path, "a JSON manifest is a list of objects")
+        return [{k: str(v) for k, v in r.items() if v is not None} for r in rows]
+    reader = csv.DictReader(text.splitlines())
+    if not reader.fieldnames or not set(reader.fieldnames) & {"input", "timing", "audio"}:
+        raise file_error(path, "manifest CSV needs a header row with an 'input', 'timing' or 'audio' column")
+    return [{k.strip(): (v or "").strip() for k, v in r.items() if k} for r in reader]
+
+
+def up_to_date(job: Job, rig: str) -> bool:
+    """Every output exists and is newer than every input it depends on (input, audio, rig file)."""
+    deps = job.dependencies()
+    if Path(rig).suffix.lower() in (".json", ".toml"):
+        deps.append(Path(rig))
+    else:
+        deps.append(RIG_DIR / f"{rig}.json")
+    try:
+        newest = max(p.stat().st_mtime for p in deps if p.exists())
+        return all(Path(o).stat().st_mtime >= newest for _, o in job.outputs if o != "-") and \
+            all(o != "-" for _, o in job.outputs)
+    except (OSError, ValueError):
+        return False
+
+
+def _work(item: tuple[Job, Settings]) -> str | None:
+    """Run one job; the error message, or None on success. Never raises for bad input."""
+    job, settings = item
+    try:
+        bake_file(job.source, list(job.outputs), replace(settings, rig=job.rig or settings.rig), job.audio)
+    except VisemesError as e:
+        return str(e)
+    except (OSError, ValueError, KeyError, IndexError, TypeError, ArithmeticError) as e:
+        return f"{job.source}: failed ({type(e).__name__}: {e})"
+    return None
+
+
+def run(jobs: list[Job], settings: Settings, workers: int = 0, force: bool = False,
+        on_result: Callable[[Job, str | None], None] | None = None) -> Report:
+    """Bake ``jobs`` over ``workers`` processes (0 = every core), skipping up-to-date ones.
+
+    ``on_result(job, error)`` is called as each job finishes (for progress).
+    """
+    report = Report()
+    todo = []
+    for job in jobs:
+        if not force and up_to_date(job, job.rig or settings.rig):
+            report.skipped.append(job)
+        else:
+            todo.append(job)
+    workers = min(workers or os.cpu_count() or 1, max(1, len(todo)))
+    items = [(job, settings) for job in todo]
+    if workers == 1:
+        results: Iterable[str | None] = map(_work, items)
+        _collect(todo, results, report, on_result)
+    else:
+        chunk = max(1, min(16, len(items) // (workers * 8)))
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            _collect(todo, pool.map(_work, items, chunksize=chunk), report, on_result)
+    return report
+
+
+def _collect(todo: list[Job], results: Iterable[str | None], report: Report,
+             on_result: Callable[[Job, str | None], None] | None) -> None:
+    for job, err in zip(todo, results, strict=True):
+        if err is None:
+            report.done.append(job)
+        else:
+            report.failed.append((job, err))
+        if on_result:
+            on_result(job, err)

@@ -1,0 +1,192 @@
+"""The ``visemes`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from visemes.exporters import EXPORTERS, ExportOptions
+from visemes.rigs import builtin_names, load_rig
+
+from .batch import Report, plan, read_manifest, run
+from .bake import Settings, check_format
+from .errors import VisemesError
+from .timing import FORMATS as TIMING_FORMATS
+
+BAKE_EPILOG = """\
+inputs:
+  Timing files, detected by content: {timing}.
+  Audio files need an audio engine (not in this version).
+
+examples:
+  visemes bake samples/hello.tsv --rig arkit --format json -o hello.json
+  visemes bake samples/hello.tsv --format rhubarb-tsv -o -          # to standard output
+  visemes bake lines/ --format json --format csv -o baked/          # a folder, two formats
+  visemes bake --manifest lines.csv --format json -o baked/ --jobs 8
+
+A manifest (CSV with a header row, or a JSON list of objects) has the columns
+input (or timing and/or audio), transcript, rig, language, output. Outputs that
+are newer than their inputs are skipped (--force redoes them). Exit status: 0
+when every input succeeded, 1 when any failed, 2 for a usage error.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="visemes",
+        description="Speech in, a talking face out: viseme timings and blendshape curves for avatar rigs.",
+        epilog="Run 'visemes COMMAND --help' for each command's options.",
+    )
+    ap.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    _bake_parser(sub)
+    rigs = sub.add_parser("rigs", help="list rig profiles, or show one",
+                          description="List the built-in rig profiles, or print one (a name or a profile file).")
+    rigs.add_argument("action", nargs="?", choices=["list", "show"], default="list",
+                      help="'list' (default) or 'show NAME'")
+    rigs.add_argument("name", nargs="?", help="rig name or profile file, for 'show'")
+    rigs.set_defaults(func=_cmd_rigs)
+    fmts = sub.add_parser("formats", help="list output formats",
+                          description="List the output formats that 'visemes bake --format' writes.")
+    fmts.set_defaults(func=_cmd_formats)
+    return ap
+
+
+def _bake_parser(sub) -> None:
+    b = sub.add_parser(
+        "bake", help="turn timing files (or audio) into visemes and rig curves",
+        description="Turn speech timings into visemes and animation curves for a rig, and write them out.",
+        epilog=BAKE_EPILOG.format(timing=", ".join(TIMING_FORMATS)),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    b.add_argument("inputs", nargs="*", metavar="INPUT", help="timing files, audio files or folders")
+    b.add_argument("-o", "--output", metavar="OUT",
+                   help="output file (one input, one format), folder, or - for standard output")
+    b.add_argument("-f", "--format", action="append", metavar="FMT",
+                   help=f"output format, repeatable: {', '.join(EXPORTERS)} (default: json)")
+    b.add_argument("-r", "--rig", default="arkit", metavar="RIG",
+                   help=f"rig profile name ({', '.join(builtin_names())}) or file (default: arkit)")
+    b.add_argument("--manifest", metavar="FILE", help="CSV or JSON list of inputs for a batch")
+    b.add_argument("--audio", metavar="FILE", help="the audio of a single timing file: drives jaw loudness")
+    b.add_argument("-j", "--jobs", type=int, default=0, metavar="N", help="worker processes (default: all cores)")
+    b.add_argument("--force", action="store_true", help="redo outputs that are already up to date")
+    g = b.add_argument_group("animation (defaults come from the rig profile)")
+    g.add_argument("--fps", type=float, help="curve frame rate (default 60)")
+    g.add_argument("--anticipation", type=float, metavar="S", help="shapes start this early, seconds (0.03)")
+    g.add_argument("--lip-anticipation", type=float, metavar="S", help="the same for p/b/m f/v o u (0.06)")
+    g.add_argument("--coarticulation", type=float, metavar="S", help="blend time between neighbours (0.03)")
+    g.add_argument("--closure-min", type=float, metavar="S", help="shortest p/b/m closure held (0.067)")
+    g.add_argument("--jaw-gain", type=float, metavar="G", help="how much loudness scales the jaw, 0..1 (0.4)")
+    g.add_argument("--min-hold", type=float, metavar="S", help="2D shapes: shortest time a shape shows (0.05)")
+    e = b.add_argument_group("format options")
+    e.add_argument("--keyframes", type=float, metavar="ERR",
+                   help="json: add keyframes reduced to this maximum error (e.g. 0.005)")
+    e.add_argument("--moho-fps", type=float, default=24.0, metavar="FPS", help="moho-dat frame rate (24)")
+    e.add_argument("--preston-blair", action="store_true", help="moho-dat: Preston Blair shape names")
+    b.set_defaults(func=_cmd_bake)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("visemes")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _settings(a: argparse.Namespace) -> Settings:
+    for name in ("fps", "moho_fps"):
+        if getattr(a, name) is not None and getattr(a, name) <= 0:
+            raise VisemesError(f"--{name.replace('_', '-')} must be positive")
+    timing = {"fps": a.fps, "anticipation_s": a.anticipation, "lip_anticipation_s": a.lip_anticipation,
+              "coarticulation_s": a.coarticulation, "closure_min_s": a.closure_min, "jaw_gain": a.jaw_gain,
+              "min_hold_s": a.min_hold}
+    for k, v in timing.items():
+        if v is not None and v < 0:
+            raise VisemesError(f"--{k.removesuffix('_s').replace('_', '-')} must not be negative")
+    if a.keyframes is not None and a.keyframes <= 0:
+        raise VisemesError("--keyframes must be a positive error bound")
+    return Settings(rig=a.rig, timing=timing,
+                    export=ExportOptions(a.keyframes, a.moho_fps, a.preston_blair))
+
+
+def _cmd_bake(a: argparse.Namespace) -> int:
+    formats = [check_format(f) for f in (a.format or ["json"])]
+    settings = _settings(a)
+    load_rig(a.rig)  # an unknown rig fails once, before any work
+    if a.manifest:
+        if a.inputs:
+            raise VisemesError("give inputs or --manifest, not both")
+        jobs = read_manifest(a.manifest, formats, a.output)
+    elif a.inputs:
+        jobs = plan(a.inputs, formats, a.output, a.audio)
+    else:
+        raise VisemesError("nothing to bake: give INPUT files or folders, or --manifest FILE")
+    report = _run_with_progress(jobs, settings, a.jobs, a.force)
+    _summary(report, quiet=a.output == "-")
+    return 1 if report.failed else 0
+
+
+def _run_with_progress(jobs, settings: Settings, workers: int, force: bool) -> Report:
+    from tqdm import tqdm
+
+    with tqdm(total=len(jobs), unit="file", desc="baking", disable=None if len(jobs) > 1 else True,
+              file=sys.stderr, leave=False) as bar:
+        def on_result(job, err):
+            if err:
+                bar.write(f"error: {err}", file=sys.stderr)
+            bar.update()
+
+        report = run(jobs, settings, workers, force, on_result)
+        bar.update(len(report.skipped))
+    return report
+
+
+def _summary(report: Report, quiet: bool) -> None:
+    if quiet and not report.failed:
+        return
+    if len(report.done) + len(report.skipped) + len(report.failed) == 1 and report.failed:
+        return  # the one error line says it all
+    parts = [f"{len(report.done)} baked"]
+    if report.skipped:
+        parts.append(f"{len(report.skipped)} up to date")
+    if report.failed:
+        parts.append(f"{len(report.failed)} failed")
+    print(", ".join(parts), file=sys.stderr)
+
+
+def _cmd_rigs(a: argparse.Namespace) -> int:
+    if a.action == "show":
+        if not a.name:
+            raise VisemesError("'visemes rigs show' needs a rig name or profile file")
+        print(json.dumps(load_rig(a.name).to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    for name in builtin_names():
+        rig = load_rig(name)
+        print(f"{name:<12} {rig.kind:<10} {len(rig.channels):>3} channels  {rig.description}")
+    return 0
+
+
+def _cmd_formats(a: argparse.Namespace) -> int:
+    for name, module in EXPORTERS.items():
+        print(f"{name:<13} {module.SUFFIX:<14} {module.DESCRIPTION}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except VisemesError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
