@@ -213,8 +213,9 @@ def _hold(cues: list[Segment], min_hold: float, protected: set[str]) -> list[Seg
     """Give every shape at least ``min_hold``.
 
     A short shape first borrows time from neighbours that can spare it, so it
-    stays visible near its own time; a short shape that cannot borrow is folded
-    into a neighbour, unless it is a protected (contact) shape, which always stays.
+    stays visible near its own time. A protected (contact) shape then takes
+    the rest from non-contact neighbours even if they become short; any other
+    short shape that cannot borrow is folded into a neighbour.
     """
     cues = list(cues)
     i = 0
@@ -223,16 +224,15 @@ def _hold(cues: list[Segment], min_hold: float, protected: set[str]) -> list[Seg
         if c.duration >= min_hold - 1e-9:
             i += 1
             continue
-        grown = _grow(cues, i, min_hold)
-        if grown is not None and grown[i].duration >= min_hold - 1e-9:
+        grown = _grow(cues, i, min_hold, protected if c.label in protected else None)
+        if grown is not None:
             cues = grown
-            i += 1
+            i = max(0, i - 1)  # a neighbour may now be short
             continue
         if c.label in protected:
-            cues = grown or cues
             i += 1
             continue
-        # fold into the longer neighbour that is not a contact shape
+        # fold into the longer neighbour, a non-contact one if there is one
         nb = [j for j in (i - 1, i + 1) if 0 <= j < len(cues)]
         j = max(nb, key=lambda k: (cues[k].label not in protected, cues[k].duration))
         a, b = min(i, j), max(i, j)
@@ -243,14 +243,28 @@ def _hold(cues: list[Segment], min_hold: float, protected: set[str]) -> list[Seg
     return cues
 
 
-def _grow(cues: list[Segment], i: int, min_hold: float) -> list[Segment] | None:
-    """Lengthen cue ``i`` to ``min_hold`` by borrowing from neighbours that can spare it."""
+def _grow(cues: list[Segment], i: int, min_hold: float, protected: set[str] | None = None) -> list[Segment] | None:
+    """Lengthen cue ``i`` towards ``min_hold`` by borrowing from its neighbours.
+
+    Neighbours give what they have above ``min_hold``. When ``protected`` is
+    given (cue ``i`` is a contact shape), non-contact neighbours and the next
+    contact give up to all but 1 ms: a run of contacts is pushed later, never
+    dropped. None when nothing can be borrowed.
+    """
     c = cues[i]
     need = min_hold - c.duration
     nxt = cues[i + 1] if i + 1 < len(cues) else None
     prv = cues[i - 1] if i > 0 else None
-    take_next = min(need, max(0.0, nxt.duration - min_hold)) if nxt else 0.0
-    take_prev = min(need - take_next, max(0.0, prv.duration - min_hold)) if prv else 0.0
+
+    def spare(nb: Segment | None, is_next: bool) -> float:
+        if nb is None:
+            return 0.0
+        if protected is not None and (nb.label not in protected or is_next):
+            return max(0.0, nb.duration - 0.001)
+        return max(0.0, nb.duration - min_hold)
+
+    take_next = min(need, spare(nxt, True))
+    take_prev = min(need - take_next, spare(prv, False))
     if take_next + take_prev <= 1e-9:
         return None
     out = list(cues)

@@ -148,8 +148,8 @@ def _run_with_progress(jobs, settings: Settings, workers: int, force: bool) -> R
 def _summary(report: Report, quiet: bool) -> None:
     if quiet and not report.failed:
         return
-    if len(report.done) + len(report.skipped) + len(report.failed) == 1 and report.failed:
-        return  # the one error line says it all
+    if len(report.done) + len(report.skipped) + len(report.failed) == 1 and not report.skipped:
+        return  # one file: silence on success, and the one error line says it all
     parts = [f"{len(report.done)} baked"]
     if report.skipped:
         parts.append(f"{len(report.skipped)} up to date")

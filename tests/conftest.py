@@ -1,0 +1,34 @@
+"""Shared fixtures: paths, a CLI runner, and generated speech timings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+SHARED = ROOT.parent / "shared"
+EVAL = SHARED / "eval"
+REAL_SPEECH = EVAL / "real-speech"
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``visemes ARGS`` as a user would, in a fresh process."""
+    return subprocess.run([sys.executable, "-m", "visemes", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout)
+
+
+def score(ref: Path, pred: Path) -> dict[str, float]:
+    """Totals from the project's accuracy ruler, ../shared/eval/score.py."""
+    out = subprocess.run([sys.executable, str(EVAL / "score.py"), str(ref), str(pred)], capture_output=True,
+                         text=True, check=True).stdout
+    total = out.strip().splitlines()[-1].split()
+    return {k: float(v) for k, v in (x.split("=") for x in total[1:]) if k not in ("files", "frames")}
+
+
+@pytest.fixture
+def cli():
+    return run_cli
