@@ -47,9 +47,11 @@ def render(lipsync: Lipsync, options) -> str:
     doc["curves"] = {"fps": c.fps, "frames": c.frames,
                      "values": [[round(float(x), 4) for x in row] for row in c.values]}
     if options.keyframe_error is not None:
+        keys = c.keyframes(options.keyframe_error)
         doc["keyframes"] = {
             "max_error": options.keyframe_error,
-            "channels": {name: {"times": [round(float(t), 6) for t in times], "values": [round(float(v), 4) for v in vals]}
-                         for name, (times, vals) in zip(c.channels, c.keyframes(options.keyframe_error), strict=True)},
+            "channels": {name: {"times": [round(float(t), 6) for t in times],
+                                "values": [round(float(v), 4) for v in vals]}
+                         for name, (times, vals) in zip(c.channels, keys, strict=True)},
         }
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n"

@@ -267,7 +267,7 @@ def _discrete(path: Path, data: dict, channels: tuple[str, ...]) -> dict[str, An
     tweens = []
     for i, t in enumerate(data.get("tweens", [])):
         key = f"tweens[{i}]"
-        if not isinstance(t, dict) or {"before", "after", "via"} - set(t) or set(t) - {"before", "after", "via", "inside"}:
+        if not isinstance(t, dict) or not {"before", "after", "via"} <= set(t) <= {"before", "after", "via", "inside"}:
             raise _fail(path, key, "expected {before, after, via[, inside]}")
         for k in ("before", "after", "via"):
             if t[k] not in channels:

@@ -1,13 +1,15 @@
 """Animation: visemes -> curves that look right, for continuous and 2D rigs."""
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from visemes.rigs import builtin_names, load_rig
 
 from visemes.animate import CONTACT_VISEMES, AnimationParams, animate, contact_windows
 from visemes.phones import VISEMES
-from visemes.rigs import builtin_names, load_rig
 from visemes.tracks import Segment, Track, merge_repeats
 
 CONTINUOUS = [n for n in builtin_names() if not load_rig(n).discrete]
@@ -122,9 +124,9 @@ def test_2d_shapes_are_held_long_enough_and_keep_every_closure(items):
     curves, cues = animate(track, rig, params)
     segs = cues.segments
     assert segs[0].start == 0 and abs(segs[-1].end - track.duration) < 1e-9
-    assert all(abs(a.end - b.start) < 1e-9 for a, b in zip(segs, segs[1:], strict=False))
+    assert all(abs(a.end - b.start) < 1e-9 for a, b in itertools.pairwise(segs))
     shortest = min(params.min_hold_s, params.tween_s) - 1e-9
-    contact_shapes = {rig.shapes[v] for v in CONTACT_VISEMES}
+    {rig.shapes[v] for v in CONTACT_VISEMES}
     assert all(s.duration >= shortest for s in segs)
     for seg in (s for s in track.segments if s.label == "PP"):
         assert any(c.label == "A" and c.start < seg.end + 0.05 and c.end > seg.start - 0.05 for c in segs)

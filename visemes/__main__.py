@@ -1,3 +1,5 @@
-from visemes.cli import main
 import sys
+
+from visemes.cli import main
+
 sys.exit(main())

@@ -152,7 +152,7 @@ def contact_windows(track: Track, params: AnimationParams) -> list[tuple[int, in
     """
     fps = params.fps
     n = frame_count(track.duration, fps)
-    need = max(1, int(round(params.closure_min_s * fps)))
+    need = max(1, round(params.closure_min_s * fps))
     out: list[tuple[int, int, str]] = []
     for a, b, v in _anticipated(track, params):
         if v not in CONTACT_VISEMES:
@@ -160,7 +160,7 @@ def contact_windows(track: Track, params: AnimationParams) -> list[tuple[int, in
         first, last = int(np.ceil(a * fps - 1e-9)), int(np.ceil(b * fps - 1e-9))
         if last - first < need:
             mid = 0.5 * (a + b) * fps
-            first = int(round(mid - need / 2))
+            first = round(mid - need / 2)
             last = first + need
         if out and first < out[-1][1]:
             first = out[-1][1]

@@ -129,7 +129,8 @@ def read_manifest(path: str | Path, formats: list[str], out: str | Path | None) 
         where = f"{path}: row {i}"
         unknown = set(row) - set(MANIFEST_COLUMNS)
         if unknown:
-            raise VisemesError(f"{where}: unknown column {sorted(unknown)[0]!r} (expected {', '.join(MANIFEST_COLUMNS)})")
+            expected = ", ".join(MANIFEST_COLUMNS)
+            raise VisemesError(f"{where}: unknown column {sorted(unknown)[0]!r} (expected {expected})")
         source = row.get("timing") or row.get("input") or row.get("audio")
         if not source:
             raise VisemesError(f"{where}: no input (give 'input', 'timing' or 'audio')")

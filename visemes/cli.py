@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from visemes.exporters import EXPORTERS, ExportOptions
 from visemes.rigs import builtin_names, load_rig
 
-from .batch import Report, plan, read_manifest, run
 from .bake import Settings, check_format
+from .batch import Report, plan, read_manifest, run
 from .errors import VisemesError
 from .timing import FORMATS as TIMING_FORMATS
 

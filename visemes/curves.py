@@ -56,7 +56,7 @@ class Curves:
 
     def resample(self, fps: float) -> Curves:
         """The same motion sampled at ``fps`` (linear interpolation, same duration)."""
-        n = max(1, int(round(self.duration * fps)))
+        n = max(1, round(self.duration * fps))
         t = np.arange(n, dtype=np.float64) / fps
         src = self.times
         out = np.stack([np.interp(t, src, self.values[:, c]) for c in range(len(self.channels))], axis=1)

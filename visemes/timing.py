@@ -106,7 +106,7 @@ def detect_format(text: str) -> str | None:
     if s.startswith("<"):
         return "rhubarb-xml" if "<rhubarbResult" in s[:500] or "<mouthCues" in s else None
     first = s.splitlines()[0].strip() if s else ""
-    if first.startswith("{") and not first.endswith("}") or s.startswith("["):
+    if (first.startswith("{") and not first.endswith("}")) or s.startswith("["):
         return _detect_json(s)
     if first.startswith("{"):
         try:

@@ -8,6 +8,7 @@ frame rate; frame ``i`` covers ``[i / fps, (i + 1) / fps)``.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -149,7 +150,7 @@ class Posteriors:
         bounds = np.concatenate([[0], change, [len(best)]])
         segs = [
             Segment(a / self.fps, b / self.fps, self.classes[best[a]], float(self.probs[a:b, best[a]].mean()))
-            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+            for a, b in itertools.pairwise(bounds)
             if b > a
         ]
         return Track(segs, kind)
