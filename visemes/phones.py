@@ -174,12 +174,23 @@ def phone_to_viseme(phone: str, phone_set: str) -> str | None:
 
 
 def guess_phone_set(phones: Iterable[str]) -> str:
-    """The phone set that knows most of the distinct ``phones`` (ties: arpabet, ipa, xsampa, kana, pinyin)."""
+    """The phone set that maps most of the distinct ``phones``, then spells most of them exactly.
+
+    Remaining ties go to arpabet, ipa, xsampa, kana, pinyin, in that order.
+    """
     distinct = {p for p in phones if not is_silence(p)}
     order = list(PHONE_SETS)
 
-    def known(name: str) -> int:
+    def fit(name: str) -> tuple[int, int, int]:
         table = PHONE_SETS[name]
-        return sum(normalise_phone(p, name)[0] in table for p in distinct)
+        mapped = 0
+        for p in distinct:
+            try:
+                phone_to_viseme(p, name)
+                mapped += 1
+            except KeyError:
+                pass
+        exact = sum(normalise_phone(p, name)[0] in table for p in distinct)
+        return mapped, exact, -order.index(name)
 
-    return max(order, key=lambda name: (known(name), -order.index(name)))
+    return max(order, key=fit)

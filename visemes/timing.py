@@ -246,7 +246,13 @@ def parse_textgrid(text: str) -> list[tuple[str, list[tuple[float, float, str]]]
             tokens.append(float(m.group(2)))
         elif m.group(3) is not None:
             tokens.append(m.group(3))
-    it = iter(tokens)
+    try:
+        return _textgrid_tiers(iter(tokens))
+    except StopIteration:
+        raise ValueError("the TextGrid ends early") from None
+
+
+def _textgrid_tiers(it) -> list[tuple[str, list[tuple[float, float, str]]]]:
     if next(it) != "ooTextFile" or next(it) != "TextGrid":
         raise ValueError("not a TextGrid")
     next(it), next(it)  # xmin, xmax
