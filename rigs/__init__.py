@@ -157,7 +157,8 @@ def _fail(path: Path, key: str, problem: str) -> VisemesError:
 
 
 def _suggest(word: str, options) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1)
+    same_letters = [o for o in options if o.lower() == word.lower()]
+    close = same_letters or difflib.get_close_matches(word, list(options), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from visemes.rigs import builtin_names, load_rig
 
 from visemes.animate import CONTACT_VISEMES, AnimationParams, animate, contact_windows
 from visemes.phones import VISEMES
+from visemes.rigs import builtin_names, load_rig
 from visemes.tracks import Segment, Track, merge_repeats
 
 CONTINUOUS = [n for n in builtin_names() if not load_rig(n).discrete]

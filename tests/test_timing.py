@@ -2,15 +2,17 @@
 
 import json
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from visemes.exporters import EXPORTERS, ExportOptions
-from visemes.rigs import load_rig
 
+from visemes.curves import Curves
 from visemes.errors import VisemesError
+from visemes.exporters import EXPORTERS, ExportOptions
 from visemes.lipsync import Lipsync
-from visemes.timing import detect_format, parse_textgrid, read_timing
+from visemes.rigs import load_rig
+from visemes.timing import RHUBARB_SHAPE_VISEME, detect_format, parse_textgrid, read_timing
 from visemes.tracks import Segment, Track, phones_to_visemes
 
 
@@ -133,7 +135,8 @@ def textgrid_text(tiers, short: bool, end: float) -> str:
     def q(s):
         return '"' + s.replace('"', '""') + '"'
     if short:
-        lines = ['File type = "ooTextFile"', 'Object class = "TextGrid"', "", "0", str(end), "<exists>", str(len(tiers))]
+        lines = ['File type = "ooTextFile"', 'Object class = "TextGrid"', "", "0", str(end), "<exists>"]
+        lines.append(str(len(tiers)))
         for name, ivs in tiers:
             lines += ['"IntervalTier"', q(name), "0", str(end), str(len(ivs))]
             for a, b, lab in ivs:
@@ -178,16 +181,12 @@ def test_rhubarb_files_we_write_read_back_to_the_same_cues(tmp_path_factory, ite
         t += cs
     cues = Track(cues, "shapes")
     rig = load_rig("rhubarb")
-    import numpy as np
-
-    from visemes.curves import Curves
     ls = Lipsync("a.wav", t / 100, Track([Segment(0, t / 100, "sil")]), Curves(100, ["A"], np.zeros((1, 1))), rig,
                  cues=cues)
     path = tmp_path_factory.mktemp("rt") / ("out" + EXPORTERS[fmt].SUFFIX)
     path.write_text(EXPORTERS[fmt].render(ls, ExportOptions()))
     assert detect_format(path.read_text()) == fmt
     back = read_timing(path)
-    from visemes.timing import RHUBARB_SHAPE_VISEME
     want = [(round(s.start, 2), RHUBARB_SHAPE_VISEME[s.label]) for s in cues.segments]
     got = [(round(s.start, 2), s.label) for s in back.segments]
     merged = [w for i, w in enumerate(want) if i == 0 or w[1] != want[i - 1][1]]
