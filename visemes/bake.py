@@ -76,8 +76,6 @@ def bake_file(source: str | Path, outputs: list[tuple[str, Path | str]], setting
     lipsync = lipsync_from_timing(source, rig, params, audio)
     for fmt, out in outputs:
         module = EXPORTERS[fmt]
-        if out != "-" and Path(out).resolve() == source.resolve():
-            raise file_error(source, f"the {fmt} output would overwrite the input")
         data = rhubarb_cues(lipsync, settings.timing) if module.NEEDS == "cues" else lipsync
         export(data, fmt, out, settings.export)
     return lipsync

@@ -84,8 +84,8 @@ def plan(inputs: Iterable[str | Path], formats: list[str], out: str | Path | Non
     out_s = str(out)
     single = len(inputs) == 1 and not inputs[0].is_dir() and len(formats) == 1
     if single and (out_s == "-" or not (out_s.endswith(("/", os.sep)) or Path(out_s).is_dir())):
-        return [Job(inputs[0], ((formats[0], Path(out_s) if out_s != "-" else "-"),),
-                    Path(audio) if audio else None)]
+        return _unique([Job(inputs[0], ((formats[0], Path(out_s) if out_s != "-" else "-"),),
+                            Path(audio) if audio else None)])
     if audio is not None:
         raise VisemesError("--audio goes with a single timing file; for batches give an 'audio' column in a manifest")
     if out_s == "-":
@@ -104,10 +104,15 @@ def plan(inputs: Iterable[str | Path], formats: list[str], out: str | Path | Non
 
 
 def _unique(jobs: list[Job]) -> list[Job]:
+    """Refuse outputs that would overwrite an input or that two inputs would both write."""
     seen: dict[Path, Path] = {}
     for job in jobs:
-        for _, path in job.outputs:
+        for fmt, path in job.outputs:
+            if path == "-":
+                continue
             key = Path(path).resolve()
+            if key == job.source.resolve():
+                raise file_error(job.source, f"the {fmt} output would overwrite the input")
             if key in seen and seen[key] != job.source:
                 raise VisemesError(f"{job.source} and {seen[key]} would both write {path}; give them other names")
             seen[key] = job.source

@@ -26,9 +26,10 @@ examples:
   visemes bake --manifest lines.csv --format json -o baked/ --jobs 8
 
 A manifest (CSV with a header row, or a JSON list of objects) has the columns
-input (or timing and/or audio), transcript, rig, language, output. Outputs that
-are newer than their inputs are skipped (--force redoes them). Exit status: 0
-when every input succeeded, 1 when any failed, 2 for a usage error.
+input (or timing and/or audio), transcript, rig, language, output. In a batch,
+outputs newer than their inputs (and rig file) are skipped, so an interrupted
+batch can simply be run again (--force redoes them). Exit status: 0 when every
+input succeeded, 1 when any failed, 2 for a usage error.
 """
 
 
@@ -124,7 +125,9 @@ def _cmd_bake(a: argparse.Namespace) -> int:
         jobs = plan(a.inputs, formats, a.output, a.audio)
     else:
         raise VisemesError("nothing to bake: give INPUT files or folders, or --manifest FILE")
-    report = _run_with_progress(jobs, settings, a.jobs, a.force)
+    # skipping up-to-date outputs is for batches; one named file is always baked
+    force = a.force or (len(jobs) == 1 and not a.manifest)
+    report = _run_with_progress(jobs, settings, a.jobs, force)
     _summary(report, quiet=a.output == "-")
     return 1 if report.failed else 0
 
