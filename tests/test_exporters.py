@@ -1,6 +1,7 @@
 """Exporters write each format the way its readers expect, atomically."""
 
 import csv
+import itertools
 import json
 from xml.etree import ElementTree
 
@@ -59,7 +60,7 @@ def test_segments_are_contiguous_canonical_visemes_with_confidence(tmp_path):
     rows = [line.split("\t") for line in out.read_text().splitlines()]
     assert all(len(r) == 4 and r[2] in VISEMES and 0 <= float(r[3]) <= 1 for r in rows)
     assert float(rows[0][0]) == 0 and float(rows[-1][1]) == pytest.approx(ls.duration, abs=1e-3)
-    assert all(a[1] == b[0] for a, b in zip(rows, rows[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(rows))
 
 
 def test_rhubarb_tsv_json_and_xml_agree(tmp_path):

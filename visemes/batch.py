@@ -190,6 +190,22 @@ def up_to_date(job: Job, rig: str) -> bool:
         return False
 
 
+def _remove_stale_temporaries(jobs: list[Job]) -> None:
+    """Delete the temporary files a killed run left beside the outputs it is about to redo."""
+    wanted: dict[Path, set[str]] = {}
+    for job in jobs:
+        for _, out in job.outputs:
+            if out != "-":
+                wanted.setdefault(Path(out).parent, set()).add(Path(out).name)
+    for folder, names in wanted.items():
+        if not folder.is_dir():
+            continue
+        for entry in os.scandir(folder):
+            if entry.name.startswith(".") and entry.name.endswith(".tmp") and \
+                    entry.name[1:].rsplit(".", 2)[0] in names:
+                os.unlink(entry.path)
+
+
 def _work(item: tuple[Job, Settings]) -> str | None:
     """Run one job; the error message, or None on success. Never raises for bad input."""
     job, settings = item
@@ -215,6 +231,7 @@ def run(jobs: list[Job], settings: Settings, workers: int = 0, force: bool = Fal
             report.skipped.append(job)
         else:
             todo.append(job)
+    _remove_stale_temporaries(todo)
     workers = min(workers or os.cpu_count() or 1, max(1, len(todo)))
     items = [(job, settings) for job in todo]
     if workers == 1:

@@ -1,0 +1,119 @@
+"""Batches: many files on every core, one bad file does not stop the rest, and re-runs resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from conftest import SAMPLES, run_cli
+
+PHONES = ["P", "B", "M", "F", "V", "TH", "DH", "T", "D", "K", "G", "CH", "JH", "S", "Z", "N", "L", "R",
+          "AA1", "AE1", "AH0", "EH1", "IY1", "IH0", "OW1", "UW1", "ER0", "AY1"]
+
+
+def make_timing_files(folder, n, seed=0, corrupt=()):
+    """``n`` ARPAbet timing files of 1-4 s of made-up speech; names in ``corrupt`` get garbage."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        name = f"line{i:04d}.tsv"
+        if name in corrupt:
+            (folder / name).write_bytes(b"\x00\x01garbage that is not a timing file\xff")
+            continue
+        t, rows = 0.2, ["0.000\t0.200\tsil"]
+        for _ in range(rng.integers(10, 40)):
+            d = float(rng.uniform(0.03, 0.15))
+            rows.append(f"{t:.3f}\t{t + d:.3f}\t{rng.choice(PHONES)}")
+            t += d
+        rows.append(f"{t:.3f}\t{t + 0.3:.3f}\tsil")
+        (folder / name).write_text("\n".join(rows) + "\n")
+
+
+def test_a_folder_batch_in_several_formats(tmp_path):
+    make_timing_files(tmp_path / "in" / "act1", 3)
+    make_timing_files(tmp_path / "in" / "act2", 2, seed=1)
+    r = run_cli("bake", tmp_path / "in", "-f", "json", "-f", "rhubarb-tsv", "-o", tmp_path / "out", "-j", "2")
+    assert r.returncode == 0, r.stderr
+    assert "5 baked" in r.stderr
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.*")) == [
+        f"act{a}/line{i:04d}.{ext}" for a, n in ((1, 3), (2, 2)) for i in range(n) for ext in ("json", "rhubarb.tsv")]
+
+
+def test_one_corrupt_file_among_a_thousand(tmp_path):
+    make_timing_files(tmp_path / "in", 1000, corrupt={"line0500.tsv"})
+    r = run_cli("bake", tmp_path / "in", "-f", "json", "-r", "vrm", "-o", tmp_path / "out", "--jobs", "2")
+    assert r.returncode == 1
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "line0500.tsv" in errors[0]
+    assert "999 baked, 1 failed" in r.stderr
+    outputs = sorted((tmp_path / "out").iterdir())
+    assert len(outputs) == 999 and "line0500.json" not in {p.name for p in outputs}
+
+
+def test_a_killed_batch_redoes_only_what_is_missing(tmp_path):
+    make_timing_files(tmp_path / "in", 400, seed=2, corrupt={"line0007.tsv"})
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "visemes", "bake", str(tmp_path / "in"), "-o", str(out), "-j", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(out.glob("*.json"))) < 100:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = {p.name for p in out.glob("*.json")}
+    assert 100 <= len(done) < 399, "killed half way"
+    for p in out.glob("*.json"):
+        json.loads(p.read_text())  # every output present is whole
+    r = run_cli(*cmd[3:])
+    assert f"{399 - len(done)} baked, {len(done)} up to date, 1 failed" in r.stderr
+    assert len(list(out.glob("*.json"))) == 399
+    assert not list(out.glob(".*.tmp")), "no temporary files left behind"
+
+
+def test_manifest_batch_with_rig_and_audio_columns(tmp_path):
+    make_timing_files(tmp_path / "lines", 2)
+    manifest = tmp_path / "lines.csv"
+    manifest.write_text("timing,audio,rig,output\n"
+                        "lines/line0000.tsv,,vrm,baked/a.json\n"
+                        f"lines/line0001.tsv,{SAMPLES / 'hello.wav'},oculus,baked/b.json\n")
+    r = run_cli("bake", "--manifest", manifest, "-f", "json")
+    assert r.returncode == 0, r.stderr
+    a, b = (json.loads((tmp_path / "baked" / n).read_text()) for n in ("a.json", "b.json"))
+    assert a["rig"]["name"] == "vrm" and b["rig"]["name"] == "oculus"
+    assert b["duration"] == pytest.approx(6.6, abs=0.1), "the audio sets the duration"
+
+
+def test_json_manifest_and_its_errors(tmp_path):
+    make_timing_files(tmp_path, 1)
+    good = tmp_path / "m.json"
+    good.write_text(json.dumps([{"input": "line0000.tsv", "output": "o/x.csv"}]))
+    assert run_cli("bake", "--manifest", good, "-f", "csv").returncode == 0
+    assert (tmp_path / "o" / "x.csv").exists()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("input,colour\nline0000.tsv,red\n")
+    r = run_cli("bake", "--manifest", bad, "-o", tmp_path / "o2")
+    assert r.returncode == 1 and "bad.csv: row 2: unknown column 'colour'" in r.stderr
+
+
+def test_up_to_date_outputs_are_skipped_and_force_redoes_them(tmp_path):
+    make_timing_files(tmp_path / "in", 3)
+    args = ["bake", tmp_path / "in", "-o", tmp_path / "out"]
+    assert "3 baked" in run_cli(*args).stderr
+    assert "0 baked, 3 up to date" in run_cli(*args).stderr
+    (tmp_path / "in" / "line0001.tsv").touch()
+    os.utime(tmp_path / "in" / "line0001.tsv", (time.time() + 5, time.time() + 5))
+    assert "1 baked, 2 up to date" in run_cli(*args).stderr
+    assert "3 baked" in run_cli(*args, "--force").stderr
+
+
+def test_two_inputs_that_would_write_the_same_output_are_refused(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for d in ("a", "b"):
+        (tmp_path / d / "x.tsv").write_text("0 0.1 sil\n")
+    r = run_cli("bake", tmp_path / "a" / "x.tsv", tmp_path / "b" / "x.tsv", "-o", tmp_path / "out")
+    assert r.returncode == 1 and "would both write" in r.stderr
