@@ -15,6 +15,13 @@ EVAL = SHARED / "eval"
 REAL_SPEECH = EVAL / "real-speech"
 
 
+def real_speech_alignments() -> list[Path]:
+    """The validation alignments in ../shared/eval/real-speech (CI puts ../shared beside the checkout)."""
+    files = sorted(REAL_SPEECH.glob("*.tsv"))
+    assert files, f"no validation data at {REAL_SPEECH}: ../shared must sit beside the checkout"
+    return files
+
+
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run ``visemes ARGS`` as a user would, in a fresh process."""
     return subprocess.run([sys.executable, "-m", "visemes", *map(str, args)], capture_output=True, text=True,
@@ -23,6 +30,7 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subpro
 
 def score(ref: Path, pred: Path) -> dict[str, float]:
     """Totals from the project's accuracy ruler, ../shared/eval/score.py."""
+    assert (EVAL / "score.py").is_file(), f"no score.py at {EVAL}: ../shared must sit beside the checkout"
     out = subprocess.run([sys.executable, str(EVAL / "score.py"), str(ref), str(pred)], capture_output=True,
                          text=True, check=True).stdout
     total = out.strip().splitlines()[-1].split()

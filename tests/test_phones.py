@@ -1,7 +1,7 @@
 """Phone sets map onto the 15 canonical visemes and the 6 mouth classes."""
 
 import pytest
-from conftest import REAL_SPEECH
+from conftest import real_speech_alignments
 
 from visemes.phones import MOUTH_CLASSES, VISEME_CLASS, VISEMES, guess_phone_set, is_silence, phone_to_viseme
 from visemes.timing import read_timing
@@ -54,7 +54,7 @@ def test_phone_set_is_guessed_from_the_labels():
 
 
 def test_every_validation_alignment_maps_without_unknown_phones():
-    files = sorted(REAL_SPEECH.glob("*.tsv"))
+    files = real_speech_alignments()
     assert len(files) >= 9
     for f in files:
         track = read_timing(f)
