@@ -162,6 +162,11 @@ def _suggest(word: str, options) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+def _channel(path: Path, key: str, name: str, channels: tuple[str, ...]) -> None:
+    if name not in channels:
+        raise _fail(path, key, f"not one of the profile's channels{_suggest(name, channels)}")
+
+
 def _str_list(path: Path, data: dict, key: str) -> tuple[str, ...]:
     val = data.get(key, [])
     if not isinstance(val, list) or not all(isinstance(x, str) and x for x in val):
@@ -174,8 +179,7 @@ def _weights(path: Path, key: str, val: Any, channels: tuple[str, ...], lo: floa
         raise _fail(path, key, "expected an object of {channel: weight}")
     out = {}
     for ch, w in val.items():
-        if ch not in channels:
-            raise _fail(path, f"{key}.{ch}", f"not one of the profile's channels{_suggest(ch, channels)}")
+        _channel(path, f"{key}.{ch}", ch, channels)
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not lo <= w <= 1:
             raise _fail(path, f"{key}.{ch}", f"expected a number from {lo:g} to 1, got {w!r}")
         out[ch] = float(w)
@@ -218,8 +222,7 @@ def _aliases(path: Path, data: dict, channels: tuple[str, ...]) -> dict[str, tup
     if not isinstance(val, dict):
         raise _fail(path, "aliases", "expected an object of {channel: [other names]}")
     for ch, names in val.items():
-        if ch not in channels:
-            raise _fail(path, f"aliases.{ch}", f"not one of the profile's channels{_suggest(ch, channels)}")
+        _channel(path, f"aliases.{ch}", ch, channels)
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise _fail(path, f"aliases.{ch}", "expected a list of names")
     return {k: tuple(v) for k, v in val.items()}
@@ -239,14 +242,12 @@ def _continuous(path: Path, data: dict, channels: tuple[str, ...]) -> dict[str, 
     poses = {v: _weights(path, f"poses.{v}", poses_raw[v], channels) for v in VISEMES}
     loud = _str_list(path, data, "loudness_channels")
     for ch in loud:
-        if ch not in channels:
-            raise _fail(path, f"loudness_channels.{ch}", f"not one of the profile's channels{_suggest(ch, channels)}")
+        _channel(path, f"loudness_channels.{ch}", ch, channels)
     ranges = data.get("ranges", {})
     if not isinstance(ranges, dict):
         raise _fail(path, "ranges", "expected an object of {channel: [low, high]}")
     for ch, r in ranges.items():
-        if ch not in channels:
-            raise _fail(path, f"ranges.{ch}", f"not one of the profile's channels{_suggest(ch, channels)}")
+        _channel(path, f"ranges.{ch}", ch, channels)
         if not (isinstance(r, list) and len(r) == 2 and all(isinstance(x, (int, float)) for x in r) and r[0] < r[1]):
             raise _fail(path, f"ranges.{ch}", f"expected [low, high] with low < high, got {r!r}")
     return dict(rest=rest, poses=poses, loudness_channels=loud,
