@@ -3,6 +3,8 @@
 import csv
 import itertools
 import json
+import os
+import stat
 from xml.etree import ElementTree
 
 import jsonschema
@@ -98,6 +100,13 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         raise RuntimeError("disk on fire")
     assert out.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.json"]
+
+
+def test_outputs_get_the_usual_file_permissions(tmp_path):
+    _, out = bake(tmp_path, "csv")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
 
 
 def test_every_format_is_listed_with_a_suffix_and_description():
