@@ -46,15 +46,37 @@ def load_audio(path: str | Path, sr: int = SAMPLE_RATE) -> np.ndarray:
     if not path.is_file():
         raise file_error(path, "no such audio file")
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        mono = _decode_blocks(path, sr)
     except (sf.LibsndfileError, RuntimeError, ValueError) as e:
         data, rate = _fallback_decode(path, e)
-    if data.size == 0:
+        mono = resample(data.mean(axis=1), rate, sr)
+    if mono.size == 0:
         raise file_error(path, "audio file holds no samples")
-    mono = data.mean(axis=1) if data.ndim == 2 else data
     if not np.all(np.isfinite(mono)):
         raise file_error(path, "audio holds NaN or infinite samples")
-    return resample(mono, rate, sr)
+    return mono
+
+
+def _decode_blocks(path: Path, sr: int, block_s: float = 30.0) -> np.ndarray:
+    """Decode and resample block by block, so a long multi-channel file never sits in memory at its own rate."""
+    import soundfile as sf
+    import soxr
+
+    with sf.SoundFile(str(path)) as f:
+        rate, total = f.samplerate, f.frames
+        out = np.empty(int(np.ceil(total * sr / rate)) + sr, dtype=np.float32)
+        stream = soxr.ResampleStream(rate, sr, 1, dtype="float32", quality="HQ") if rate != sr else None
+        n = 0
+        for block in f.blocks(blocksize=int(block_s * rate), dtype="float32", always_2d=True):
+            mono = block.mean(axis=1)
+            y = stream.resample_chunk(mono) if stream else mono
+            out[n:n + len(y)] = y
+            n += len(y)
+        if stream:
+            y = stream.resample_chunk(np.zeros(0, np.float32), last=True)
+            out[n:n + len(y)] = y
+            n += len(y)
+    return out[:n]
 
 
 def _fallback_decode(path: Path, first_error: Exception) -> tuple[np.ndarray, int]:

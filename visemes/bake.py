@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from visemes.rigs import RigProfile, load_rig
 
 from .animate import AnimationParams, animate
 from .audio import is_audio, load_audio
+from .engines import analyse
 from .errors import VisemesError, file_error
 from .features import FPS, loudness
 from .lipsync import Lipsync
@@ -28,6 +30,9 @@ class Settings:
     rig: str = "arkit"
     timing: dict[str, float | None] = field(default_factory=dict)
     export: ExportOptions = field(default_factory=ExportOptions)
+    engine: str = "neural"
+    mode: str = "offline"
+    language: str | None = None
 
 
 def lipsync_from_timing(path: str | Path, rig: RigProfile, params: AnimationParams,
@@ -56,8 +61,41 @@ def rhubarb_cues(lipsync: Lipsync, params: dict[str, float | None]) -> Lipsync:
     return Lipsync(**{**lipsync.__dict__, "cues": cues, "rig": rig})
 
 
+def lipsync_from_audio(path: Path, rig: RigProfile, params: AnimationParams, settings: Settings,
+                       transcript: str | None = None, language: str | None = None) -> Lipsync:
+    """Analyse speech audio with the chosen engine, then animate it."""
+    samples = load_audio(path)
+    language = language or settings.language
+    text = read_transcript(transcript)
+    try:
+        analysis = analyse(samples, settings.engine, settings.mode, text, language)
+    except VisemesError as e:
+        raise file_error(path, str(e)) from None
+    for warning in analysis.warnings:
+        print(f"warning: {path}: {warning}", file=sys.stderr)
+    curves, cues = animate(analysis.visemes, rig, params, loudness(samples), FPS)
+    return Lipsync(source=path.name, duration=analysis.visemes.duration, visemes=analysis.visemes, curves=curves,
+                   rig=rig, phones=analysis.phones, cues=cues,
+                   engine=settings.engine if settings.engine != "neural" else f"neural-{settings.mode}",
+                   language=language, transcript=text)
+
+
+def read_transcript(transcript: str | None) -> str | None:
+    """A transcript given as text, or as the path of a text file."""
+    if not transcript:
+        return None
+    path = Path(transcript)
+    if len(transcript) < 4096 and path.suffix and path.is_file():
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as e:
+            raise file_error(path, f"cannot read transcript ({e})") from None
+    return transcript
+
+
 def bake_file(source: str | Path, outputs: list[tuple[str, Path | str]], settings: Settings,
-              audio: str | Path | None = None) -> Lipsync:
+              audio: str | Path | None = None, transcript: str | None = None,
+              language: str | None = None) -> Lipsync:
     """Analyse ``source`` and write each ``(format, path)`` of ``outputs``.
 
     Raises
@@ -68,12 +106,12 @@ def bake_file(source: str | Path, outputs: list[tuple[str, Path | str]], setting
     source = Path(source)
     if not source.exists():
         raise file_error(source, "no such file")
-    if is_audio(source):
-        raise file_error(source, "audio input needs an audio engine, and none is installed in this version; "
-                                 "give a timing file (see 'visemes bake --help')")
     rig = load_rig(settings.rig)
     params = AnimationParams.for_rig(rig, **settings.timing)
-    lipsync = lipsync_from_timing(source, rig, params, audio)
+    if is_audio(source):
+        lipsync = lipsync_from_audio(source, rig, params, settings, transcript, language)
+    else:
+        lipsync = lipsync_from_timing(source, rig, params, audio)
     for fmt, out in outputs:
         module = EXPORTERS[fmt]
         data = rhubarb_cues(lipsync, settings.timing) if module.NEEDS == "cues" else lipsync
@@ -87,4 +125,4 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
-__all__ = ["Settings", "Track", "bake_file", "check_format", "lipsync_from_timing"]
+__all__ = ["Settings", "Track", "bake_file", "check_format", "lipsync_from_audio", "lipsync_from_timing"]

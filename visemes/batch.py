@@ -72,7 +72,7 @@ def find_inputs(folder: Path) -> list[Path]:
 
 
 def plan(inputs: Iterable[str | Path], formats: list[str], out: str | Path | None,
-         audio: str | Path | None = None) -> list[Job]:
+         audio: str | Path | None = None, transcript: str | None = None) -> list[Job]:
     """Jobs for command-line inputs.
 
     One file and one format write to ``out`` as a file (unless it is a folder);
@@ -85,9 +85,9 @@ def plan(inputs: Iterable[str | Path], formats: list[str], out: str | Path | Non
     single = len(inputs) == 1 and not inputs[0].is_dir() and len(formats) == 1
     if single and (out_s == "-" or not (out_s.endswith(("/", os.sep)) or Path(out_s).is_dir())):
         return _unique([Job(inputs[0], ((formats[0], Path(out_s) if out_s != "-" else "-"),),
-                            Path(audio) if audio else None)])
-    if audio is not None:
-        raise VisemesError("--audio goes with a single timing file; for batches give an 'audio' column in a manifest")
+                            Path(audio) if audio else None, transcript=transcript)])
+    if audio is not None or transcript is not None:
+        raise VisemesError("--audio and --transcript go with a single input; for batches use manifest columns")
     if out_s == "-":
         raise VisemesError("-o - (standard output) takes one input and one format")
     jobs = []
@@ -149,8 +149,10 @@ def read_manifest(path: str | Path, formats: list[str], out: str | Path | None) 
             outputs = tuple((f, Path(out) / output_name(Path(src.name), f)) for f in formats)
         else:
             raise VisemesError(f"{where}: no 'output' and no -o FOLDER")
-        jobs.append(Job(src, outputs, audio, row.get("rig") or None, row.get("transcript") or None,
-                        row.get("language") or None))
+        text = row.get("transcript") or None
+        if text and (base / text).is_file():
+            text = str(base / text)
+        jobs.append(Job(src, outputs, audio, row.get("rig") or None, text, row.get("language") or None))
     return _unique(jobs)
 
 
@@ -210,7 +212,8 @@ def _work(item: tuple[Job, Settings]) -> str | None:
     """Run one job; the error message, or None on success. Never raises for bad input."""
     job, settings = item
     try:
-        bake_file(job.source, list(job.outputs), replace(settings, rig=job.rig or settings.rig), job.audio)
+        bake_file(job.source, list(job.outputs), replace(settings, rig=job.rig or settings.rig), job.audio,
+                  job.transcript, job.language)
     except VisemesError as e:
         return str(e)
     except (OSError, ValueError, KeyError, IndexError, TypeError, ArithmeticError) as e:

@@ -11,15 +11,18 @@ from visemes.rigs import builtin_names, load_rig
 
 from .bake import Settings, check_format
 from .batch import Report, plan, read_manifest, run
+from .engines import ENGINES, MODES
 from .errors import VisemesError
 from .timing import FORMATS as TIMING_FORMATS
 
 BAKE_EPILOG = """\
 inputs:
-  Timing files, detected by content: {timing}.
-  Audio files need an audio engine (not in this version).
+  Audio files (wav, flac, ogg, mp3, ...; any rate and channel count), analysed by
+  --engine; or timing files, detected by content: {timing}.
 
 examples:
+  visemes bake samples/hello.wav --rig arkit --format json -o hello.json
+  visemes bake samples/hello.wav --transcript samples/hello.txt --language en -o hello.json
   visemes bake samples/hello.tsv --rig arkit --format json -o hello.json
   visemes bake samples/hello.tsv --format rhubarb-tsv -o -          # to standard output
   visemes bake lines/ --format json --format csv -o baked/          # a folder, two formats
@@ -70,6 +73,13 @@ def _bake_parser(sub) -> None:
                    help=f"rig profile name ({', '.join(builtin_names())}) or file (default: arkit)")
     b.add_argument("--manifest", metavar="FILE", help="CSV or JSON list of inputs for a batch")
     b.add_argument("--audio", metavar="FILE", help="the audio of a single timing file: drives jaw loudness")
+    m = b.add_argument_group("audio analysis")
+    m.add_argument("--engine", choices=ENGINES, default="neural",
+                   help="neural (ours, default), pocketsphinx (English baseline), allosaurus (your model)")
+    m.add_argument("--mode", choices=MODES, default="offline",
+                   help="offline (full context, default) or causal (60 ms lookahead, as live)")
+    m.add_argument("--transcript", metavar="TEXT|FILE", help="the words spoken: aligns phones to them")
+    m.add_argument("--language", metavar="xx", help="language of the transcript (en, es, fr, de, it, pt, ja, ...)")
     b.add_argument("-j", "--jobs", type=int, default=0, metavar="N", help="worker processes (default: all cores)")
     b.add_argument("--force", action="store_true", help="redo outputs that are already up to date")
     g = b.add_argument_group("animation (defaults come from the rig profile)")
@@ -109,8 +119,8 @@ def _settings(a: argparse.Namespace) -> Settings:
             raise VisemesError(f"--{k.removesuffix('_s').replace('_', '-')} must not be negative")
     if a.keyframes is not None and a.keyframes <= 0:
         raise VisemesError("--keyframes must be a positive error bound")
-    return Settings(rig=a.rig, timing=timing,
-                    export=ExportOptions(a.keyframes, a.moho_fps, a.preston_blair))
+    return Settings(rig=a.rig, timing=timing, export=ExportOptions(a.keyframes, a.moho_fps, a.preston_blair),
+                    engine=a.engine, mode=a.mode, language=a.language)
 
 
 def _cmd_bake(a: argparse.Namespace) -> int:
@@ -122,7 +132,7 @@ def _cmd_bake(a: argparse.Namespace) -> int:
             raise VisemesError("give inputs or --manifest, not both")
         jobs = read_manifest(a.manifest, formats, a.output)
     elif a.inputs:
-        jobs = plan(a.inputs, formats, a.output, a.audio)
+        jobs = plan(a.inputs, formats, a.output, a.audio, a.transcript)
     else:
         raise VisemesError("nothing to bake: give INPUT files or folders, or --manifest FILE")
     # skipping up-to-date outputs is for batches; one named file is always baked

@@ -1,0 +1,72 @@
+"""Accuracy on real human speech: every engine and mode over ../shared/eval/real-speech, scored by score.py.
+
+    python bench/accuracy.py [--engines neural pocketsphinx] [--eval-dir ../shared/eval]
+
+For each engine and mode it runs ``visemes bake WAV --format segments`` (adding
+``--transcript NAME.txt`` in transcript mode, where the text exists) and scores
+the results with the project's ruler. Prints a Markdown table for
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LANGUAGE = {"jsut": "ja", "de_": "de", "zh_": "zh"}
+
+
+def language_of(name: str) -> str:
+    return next((lang for prefix, lang in LANGUAGE.items() if name.startswith(prefix)), "en")
+
+
+def run(eval_dir: Path, engine: str, mode: str, transcript: bool) -> str:
+    wavs = sorted((eval_dir / "real-speech").glob("*.wav"))
+    with tempfile.TemporaryDirectory() as tmp:
+        ref_dir, pred_dir = Path(tmp) / "ref", Path(tmp) / "pred"
+        ref_dir.mkdir()
+        pred_dir.mkdir()
+        for wav in wavs:
+            text = wav.with_suffix(".txt")
+            args = [sys.executable, "-m", "visemes", "bake", str(wav), "-f", "segments", "--engine", engine,
+                    "--mode", mode, "-o", str(pred_dir / f"{wav.stem}.tsv")]
+            if transcript:
+                if not text.exists():
+                    continue
+                args += ["--transcript", str(text), "--language", language_of(wav.stem)]
+            r = subprocess.run(args, capture_output=True, text=True)
+            if r.returncode != 0:
+                print(r.stderr.strip(), file=sys.stderr)
+                continue
+            (ref_dir / f"{wav.stem}.tsv").write_bytes(wav.with_suffix(".tsv").read_bytes())
+        out = subprocess.run([sys.executable, str(eval_dir / "score.py"), "--ref-dir", str(ref_dir), "--pred-dir",
+                              str(pred_dir)], capture_output=True, text=True).stdout
+    total = dict(x.split("=") for x in out.strip().splitlines()[-1].split()[1:])
+    cols = ["files", "acc15", "acc6", "acc6_tol", "close_f1", "speech"]
+    kind = "audio + transcript" if transcript else "audio only"
+    return f"| {engine} | {mode if engine == 'neural' else '-'} | {kind} | " + " | ".join(total.get(c, "-")
+                                                                                       for c in cols) + " |"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--engines", nargs="+", default=["neural", "pocketsphinx"])
+    ap.add_argument("--eval-dir", type=Path, default=ROOT.parent / "shared" / "eval")
+    a = ap.parse_args()
+    print(f"machine: {platform.machine()}, Python {platform.python_version()}")
+    print("| engine | mode | input | files | acc15 | acc6 | acc6_tol | close_f1 | speech |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for engine in a.engines:
+        modes = ["offline", "causal"] if engine == "neural" else ["offline"]
+        for mode in modes:
+            print(run(a.eval_dir, engine, mode, transcript=False), flush=True)
+        print(run(a.eval_dir, engine, "offline", transcript=True), flush=True)
+
+
+if __name__ == "__main__":
+    main()

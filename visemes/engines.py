@@ -1,0 +1,184 @@
+"""Audio engines behind one interface: 16 kHz samples in, timed visemes (and phones) out.
+
+- ``neural`` (default): our network, shipped in the package; offline or causal mode;
+  with a transcript, the words are phonemised by espeak-ng and force-aligned.
+- ``pocketsphinx``: CMU PocketSphinx phone recognition (English; its model ships in the
+  PyPI package): an honest baseline. With a transcript it aligns the words instead.
+- ``allosaurus``: universal phone recognition, only with a model the user provides.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .decoding import align, viseme_posteriors, viterbi_segments
+from .errors import VisemesError
+from .features import FPS, log_mel
+from .inventory import CLASS_INDEX, CLASSES, ipa_class
+from .tracks import Segment, Track, make_contiguous, merge_repeats, phones_to_visemes
+
+WEIGHTS = Path(__file__).parent / "weights" / "visemes-net.pt"
+ENGINES = ("neural", "pocketsphinx", "allosaurus")
+MODES = ("offline", "causal")
+# language code -> espeak-ng voice for phonemising transcripts
+ESPEAK_VOICES = {"en": "en-us", "en-us": "en-us", "en-gb": "en-gb-x-rp", "es": "es", "fr": "fr", "de": "de",
+                 "it": "it", "pt": "pt-br", "pt-br": "pt-br", "pt-pt": "pt", "ja": "ja", "zh": "cmn", "nl": "nl",
+                 "pl": "pl", "ru": "ru", "ko": "ko", "sv": "sv", "tr": "tr"}
+
+
+@dataclass
+class Analysis:
+    """What an engine found in one utterance."""
+
+    visemes: Track
+    phones: Track | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@lru_cache(maxsize=2)
+def load_network(mode: str = "offline", path: Path = WEIGHTS):
+    """The shipped network for ``mode`` ('offline' or 'causal'), on the CPU, ready for inference."""
+    import torch
+
+    from .model import ModelConfig, PhoneNet
+
+    if not path.is_file():
+        raise VisemesError(f"{path}: model weights are missing (train them with 'python -m visemes.train')")
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    if list(blob["classes"]) != list(CLASSES):
+        raise VisemesError(f"{path}: weights were trained for another phone inventory")
+    net = PhoneNet(ModelConfig.from_dict(blob["config"]), causal=mode == "causal")
+    net.load_state_dict(blob[mode])
+    net.eval()
+    return net
+
+
+def neural(samples: np.ndarray, mode: str = "offline", transcript: str | None = None,
+           language: str | None = None) -> Analysis:
+    """Our network: posteriors -> smoothed visemes, or forced alignment to a transcript."""
+    from .model import class_posteriors
+
+    probs = class_posteriors(load_network(mode), log_mel(samples))
+    if transcript:
+        return _aligned(probs, transcript, language or "en")
+    return Analysis(viterbi_segments(viseme_posteriors(probs)))
+
+
+def phonemise(text: str, language: str) -> tuple[list[list[str]], list[str]]:
+    """IPA phones of each word of ``text`` by espeak-ng, and the words it could not phonemise."""
+    from .espeak import synthesize
+
+    voice = ESPEAK_VOICES.get(language.lower(), language)
+    utt = synthesize(text, voice)
+    word_times = [t for t, _, _ in utt.words] + [float("inf")]
+    words: list[list[str]] = [[] for _ in utt.words]
+    for seg in utt.phones.segments:
+        if seg.label == "sil":
+            continue
+        i = max(0, int(np.searchsorted(word_times, seg.start + 1e-6, side="right")) - 1)
+        words[min(i, len(words) - 1)].append(seg.label)
+    spoken = {text[pos - 1:pos - 1 + length] for (_, pos, length), ph in zip(utt.words, words, strict=True) if ph}
+    missing = [w for w in text.split() if any(c.isalnum() for c in w)
+               and not any(w.strip(".,;:!?¿¡\"'()") in s or s in w for s in spoken)]
+    return [w for w in words if w], missing
+
+
+def _aligned(probs: np.ndarray, transcript: str, language: str) -> Analysis:
+    words, missing = phonemise(transcript, language)
+    states, optional, labels = [CLASS_INDEX["sil"]], [True], ["sil"]
+    for phones in words:
+        for p in phones:
+            try:
+                states.append(CLASS_INDEX[ipa_class(p)])
+            except KeyError:
+                continue
+            optional.append(False)
+            labels.append(p)
+        states.append(CLASS_INDEX["sil"])
+        optional.append(True)
+        labels.append("sil")
+    if len(states) > len(probs):
+        raise VisemesError(f"the transcript has {len(states)} phones, too many for {len(probs) / FPS:.2f} s of audio")
+    path = align(np.log(np.maximum(probs, 1e-8)), states, optional)
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(path)) + 1])
+    ends = np.append(starts[1:], len(path))
+    segs = [Segment(a / FPS, b / FPS, labels[path[a]], float(probs[a:b, states[path[a]]].mean()))
+            for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+    phones = Track(merge_repeats(segs), "phones", "ipa")
+    warnings = [f"could not phonemise: {' '.join(missing)}"] if missing else []
+    return Analysis(phones_to_visemes(phones), phones, warnings)
+
+
+def pocketsphinx(samples: np.ndarray, transcript: str | None = None) -> Analysis:
+    """PocketSphinx phone recognition (or word alignment with a transcript), ARPAbet phones."""
+    try:
+        from pocketsphinx import Decoder, get_model_path
+    except ImportError:
+        raise VisemesError("the pocketsphinx engine needs 'pip install pocketsphinx'") from None
+    model = Path(get_model_path()) / "en-us"
+    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16).tobytes()
+    if transcript:
+        d = Decoder(hmm=str(model / "en-us"), dict=str(model / "cmudict-en-us.dict"), logfn=os.devnull)
+        d.set_align_text(" ".join(w.strip(".,;:!?\"'()").lower() for w in transcript.split()))
+        d.start_utt()
+        d.process_raw(pcm, full_utt=True)
+        d.end_utt()
+        segs = [Segment(p.start / 100, (p.start + p.duration) / 100, p.name)
+                for word in d.get_alignment() for p in word]
+    else:
+        d = Decoder(hmm=str(model / "en-us"), allphone=str(model / "en-us-phone.lm.bin"), lw=2.0, beam=1e-20,
+                    pbeam=1e-20, logfn=os.devnull)
+        d.start_utt()
+        d.process_raw(pcm, full_utt=True)
+        d.end_utt()
+        segs = [Segment(s.start_frame / 100, (s.end_frame + 1) / 100, s.word) for s in d.seg()]
+    segs = [Segment(s.start, s.end, "sil" if s.label in ("SIL", "+NSN+", "+SPN+", "<sil>") else s.label)
+            for s in segs if s.end > s.start]
+    if not segs:
+        segs = [Segment(0.0, len(samples) / 16000, "sil")]
+    phones = Track(make_contiguous(segs, duration=len(samples) / 16000), "phones", "arpabet")
+    return Analysis(phones_to_visemes(phones), phones)
+
+
+def allosaurus(samples: np.ndarray, model: str | None = None) -> Analysis:
+    """Allosaurus universal phone recognition with a model the user provides (never downloaded)."""
+    model = model or os.environ.get("VISEMES_ALLOSAURUS_MODEL")
+    if not model or not Path(model).is_dir():
+        raise VisemesError("the allosaurus engine needs a model you provide: download one with allosaurus' own "
+                           "tools and set VISEMES_ALLOSAURUS_MODEL=/path/to/model (nothing is fetched here)")
+    try:
+        from allosaurus.app import read_recognizer
+    except ImportError:
+        raise VisemesError("the allosaurus engine needs 'pip install allosaurus'") from None
+    import tempfile
+
+    import soundfile as sf
+
+    path = Path(model)
+    with tempfile.NamedTemporaryFile(suffix=".wav") as f:
+        sf.write(f.name, samples, 16000)
+        recognizer = read_recognizer(path.name, alt_model_path=path.parent)
+        lines = recognizer.recognize(f.name, timestamp=True).splitlines()
+    segs = []
+    for line in lines:
+        start, dur, phone = line.split()
+        segs.append(Segment(float(start), float(start) + float(dur), phone))
+    phones = Track(make_contiguous(segs, duration=len(samples) / 16000), "phones", "ipa")
+    return Analysis(phones_to_visemes(phones), phones)
+
+
+def analyse(samples: np.ndarray, engine: str = "neural", mode: str = "offline", transcript: str | None = None,
+            language: str | None = None) -> Analysis:
+    """Run ``engine`` on 16 kHz mono ``samples``."""
+    if engine == "neural":
+        return neural(samples, mode, transcript, language)
+    if engine == "pocketsphinx":
+        return pocketsphinx(samples, transcript)
+    if engine == "allosaurus":
+        return allosaurus(samples)
+    raise VisemesError(f"unknown engine '{engine}' (choose from {', '.join(ENGINES)})")

@@ -1,0 +1,203 @@
+"""Train the audio model from scratch, reproducibly: ``python -m visemes.train`` (or ``visemes train``).
+
+1. Makes a synthetic corpus (espeak-ng, Flite; see :mod:`visemes.corpus`), cached in ``--work``.
+2. Trains the offline and the causal network together on random crops (AdamW, one-cycle schedule).
+3. After each epoch, measures both on the real speech in ``--eval-dir`` (validation only: never
+   trained on) with the project's ruler, ``score.py``, keeps the best state of each and stops
+   early when the offline model stops improving.
+4. Writes one weights file with both networks, the config, the class inventory and the metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import multiprocessing as mp
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from .audio import load_audio
+from .corpus import IGNORE, make_utterance
+from .decoding import viseme_posteriors
+from .features import log_mel
+from .fileio import atomic_write
+from .inventory import CLASSES
+from .model import ModelConfig, PhoneNet, class_posteriors, count_parameters
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_EVAL = ROOT.parent / "shared" / "eval"
+DEFAULT_OUT = Path(__file__).parent / "weights" / "visemes-net.pt"
+
+
+def build_corpus(n_utterances: int, seed: int, work: Path, workers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, labels and utterance offsets of the synthetic corpus (made once, then read from the cache)."""
+    cache = work / f"corpus-{n_utterances}-{seed}.npz"
+    if cache.exists():
+        z = np.load(cache)
+        return z["feats"], z["labels"], z["offsets"]
+    from tqdm import tqdm
+
+    seeds = range(seed * 1_000_003, seed * 1_000_003 + n_utterances)
+    with mp.get_context("fork").Pool(workers) as pool:
+        utts = list(tqdm(pool.imap(make_utterance, seeds, chunksize=8), total=n_utterances, desc="corpus",
+                         unit="utt"))
+    feats = np.concatenate([u.feats for u in utts])
+    labels = np.concatenate([u.labels for u in utts])
+    offsets = np.cumsum([0] + [len(u.labels) for u in utts])
+    work.mkdir(parents=True, exist_ok=True)
+    with atomic_write(cache, "wb") as f:
+        np.savez(f, feats=feats, labels=labels, offsets=offsets)
+    return feats, labels, offsets
+
+
+def crops(offsets: np.ndarray, length: int, batch: int, rng: np.random.Generator) -> np.ndarray:
+    """Start frames of ``batch`` random crops that stay inside one utterance where possible."""
+    utt = rng.integers(0, len(offsets) - 1, size=batch)
+    lo, hi = offsets[utt], offsets[utt + 1]
+    return lo + (rng.random(batch) * np.maximum(1, hi - lo - length)).astype(np.int64)
+
+
+def _batch(feats, labels, starts, length):
+    idx = starts[:, None] + np.arange(length)[None, :]
+    idx = np.minimum(idx, len(labels) - 1)
+    return torch.from_numpy(feats[idx].astype(np.float32)), torch.from_numpy(labels[idx].astype(np.int64))
+
+
+def load_score_module(eval_dir: Path):
+    spec = importlib.util.spec_from_file_location("visemes_eval_score", eval_dir / "score.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def validation_set(eval_dir: Path) -> list[tuple[Path, np.ndarray]]:
+    """(reference alignment, log-mel) for every WAV of the real-speech set."""
+    out = []
+    for wav in sorted((eval_dir / "real-speech").glob("*.wav")):
+        ref = wav.with_suffix(".tsv")
+        if ref.exists():
+            out.append((ref, log_mel(load_audio(wav))))
+    return out
+
+
+def evaluate(net: PhoneNet, val: list, score_module) -> dict[str, float]:
+    """Frame-weighted acc6 / close_f1 of the frame-wise best visemes on the validation set."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for ref, feats in val:
+            track = viseme_posteriors(class_posteriors(net, feats)).best_path()
+            pred = Path(tmp) / ref.name
+            pred.write_text("".join(f"{s.start:.3f}\t{s.end:.3f}\t{s.label}\n" for s in track.segments))
+            rows.append(score_module.score_pair(ref, pred))
+    w = np.array([r["frames"] for r in rows], dtype=float)
+    return {k: float(np.sum(w * [r[k] for r in rows]) / w.sum()) for k in ("acc6", "close_f1", "speech")}
+
+
+def train(hours: float = 4.0, epochs: int = 20, steps_per_epoch: int = 300, batch: int = 32, crop: int = 300,
+          lr: float = 3e-3, seed: int = 0, work: Path | None = None, out: Path = DEFAULT_OUT,
+          eval_dir: Path | None = DEFAULT_EVAL, patience: int = 4, workers: int | None = None,
+          device: str | None = None, config: ModelConfig | None = None, log=print) -> dict:
+    """Train both networks and write ``out``; returns the metrics. See the module docstring."""
+    t0 = time.time()
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    workers = workers or os.cpu_count() or 1
+    work = work or Path(tempfile.gettempdir()) / "visemes-train"
+    n_utt = max(2, int(hours * 3600 / 4.0))  # utterances average about 4 s
+    feats, labels, offsets = build_corpus(n_utt, seed, work, workers)
+    log(f"corpus: {len(offsets) - 1} utterances, {len(labels) / 360000:.2f} h, "
+        f"{np.mean(labels == IGNORE):.2%} frames unlabelled ({time.time() - t0:.0f} s)")
+    config = config or ModelConfig()
+    nets = {"offline": PhoneNet(config, causal=False).to(device), "causal": PhoneNet(config, causal=True).to(device)}
+    params = [p for net in nets.values() for p in net.parameters()]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-2)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.15)
+    val = validation_set(eval_dir) if eval_dir and (eval_dir / "score.py").exists() else []
+    scorer = load_score_module(eval_dir) if val else None
+    if not val:
+        log("no validation set: training for the full number of epochs without early stopping")
+    best = {name: (-1.0, None, {}) for name in nets}
+    L = config.lookahead
+    stale = 0
+    for epoch in range(1, epochs + 1):
+        for net in nets.values():
+            net.train()
+        total = 0.0
+        for _ in range(steps_per_epoch):
+            x, y = _batch(feats, labels, crops(offsets, crop, batch, rng), crop)
+            x, y = x.to(device), y.to(device)
+            loss_off = F.cross_entropy(nets["offline"](x).reshape(-1, config.n_classes), y.reshape(-1),
+                                       ignore_index=IGNORE, label_smoothing=0.05)
+            logits_c = nets["causal"](x)[:, L:]
+            loss_c = F.cross_entropy(logits_c.reshape(-1, config.n_classes), y[:, :crop - L].reshape(-1),
+                                     ignore_index=IGNORE, label_smoothing=0.05)
+            loss = loss_off + loss_c
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
+            opt.step()
+            sched.step()
+            total += float(loss.detach())
+        msg = f"epoch {epoch}: loss {total / steps_per_epoch:.3f}"
+        improved = False
+        for name, net in nets.items():
+            cpu_net = net.to("cpu")
+            metrics = evaluate(cpu_net, val, scorer) if val else {"acc6": float(epoch)}
+            net.to(device)
+            if metrics["acc6"] > best[name][0]:
+                best[name] = (metrics["acc6"], {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
+                              metrics)
+                improved |= name == "offline"
+            msg += f" | {name} " + " ".join(f"{k} {v:.3f}" for k, v in metrics.items())
+        log(msg + f" ({time.time() - t0:.0f} s)")
+        recipe = {"hours": hours, "epochs": epochs, "epochs_run": epoch, "steps_per_epoch": steps_per_epoch,
+                  "batch": batch, "crop": crop, "lr": lr, "seed": seed, "utterances": int(len(offsets) - 1),
+                  "parameters": count_parameters(nets["offline"]) + count_parameters(nets["causal"]),
+                  "seconds": round(time.time() - t0), "device": device}
+        result = _save(out, config, best, recipe)  # every epoch: an interrupted run still leaves the best weights
+        stale = 0 if improved else stale + 1
+        if val and stale >= patience:
+            log(f"early stop: offline acc6 has not improved for {patience} epochs")
+            break
+    log(f"wrote {out}: {json.dumps(result['metrics'])}")
+    return result
+
+
+def _save(out: Path, config: ModelConfig, best: dict, recipe: dict) -> dict:
+    result = {"config": config.to_dict(), "classes": list(CLASSES), "offline": best["offline"][1],
+              "causal": best["causal"][1], "metrics": {name: best[name][2] for name in best}, "recipe": recipe}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out, "wb") as f:
+        torch.save(result, f)
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="visemes train", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--hours", type=float, default=4.0, help="hours of synthetic speech to make (4)")
+    ap.add_argument("--epochs", type=int, default=20, help="most epochs (20)")
+    ap.add_argument("--steps", type=int, default=300, help="optimiser steps per epoch (300)")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--work", type=Path, help="cache folder for the corpus (default: the temp folder)")
+    ap.add_argument("--eval-dir", type=Path, default=DEFAULT_EVAL, help="folder with real-speech/ and score.py")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="weights file to write")
+    ap.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    a = ap.parse_args(argv)
+    torch.set_num_threads(os.cpu_count() or 1)
+    train(a.hours, a.epochs, a.steps, a.batch, lr=a.lr, seed=a.seed, work=a.work, out=a.out, eval_dir=a.eval_dir,
+          device=a.device)
+
+
+if __name__ == "__main__":
+    main()
