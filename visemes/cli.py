@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     fmts = sub.add_parser("formats", help="list output formats",
                           description="List the output formats that 'visemes bake --format' writes.")
     fmts.set_defaults(func=_cmd_formats)
+    # listed here for --help; main() hands 'train' and its options to visemes.train
+    sub.add_parser("train", help="train the audio model from scratch (see 'visemes train --help')")
     return ap
 
 
@@ -189,6 +191,12 @@ def _cmd_formats(a: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["train"]:  # its own options, parsed by visemes.train
+        from .train import main as train_main
+
+        train_main(argv[1:])
+        return 0
     args = _parser().parse_args(argv)
     try:
         return args.func(args)

@@ -24,6 +24,8 @@ for _i, _v in enumerate(class_visemes()):
 # shortest segment, in 10 ms frames, per viseme: lips cannot really do less
 MIN_FRAMES = {"sil": 3, "PP": 2, "FF": 2}
 DEFAULT_MIN_FRAMES = 2
+SWITCH_PENALTY = 2.0
+BIAS: dict[str, float] = {}  # log-prior per viseme, set on the validation set (see bench/tune_decoding.py)
 
 
 def viseme_posteriors(class_probs: np.ndarray, fps: float = 100.0) -> Posteriors:
@@ -33,9 +35,16 @@ def viseme_posteriors(class_probs: np.ndarray, fps: float = 100.0) -> Posteriors
     return Posteriors(v, list(VISEMES), fps)
 
 
-def viterbi_segments(post: Posteriors, switch_penalty: float = 2.0) -> Track:
-    """Best viseme path with minimum durations; ``switch_penalty`` is in nats per change."""
+def viterbi_segments(post: Posteriors, switch_penalty: float = SWITCH_PENALTY,
+                     bias: dict[str, float] | None = None) -> Track:
+    """Best viseme path with minimum durations.
+
+    ``switch_penalty`` (nats per change) trades flicker against missed short
+    visemes; ``bias`` adds a log-prior per viseme (defaults: ``BIAS``).
+    """
     logp = np.log(np.maximum(post.probs, 1e-8)).astype(np.float64)
+    for v, b in (BIAS if bias is None else bias).items():
+        logp[:, post.classes.index(v)] += b
     mins = np.array([MIN_FRAMES.get(v, DEFAULT_MIN_FRAMES) for v in post.classes])
     path = _viterbi_min_duration(logp, mins.astype(np.int64), float(switch_penalty))
     return path_to_track(path, post)
