@@ -4,7 +4,9 @@
 
 For each engine and mode it runs ``visemes bake WAV --format segments`` (adding
 ``--transcript NAME.txt`` in transcript mode, where the text exists) and scores
-the results with the project's ruler. Prints a Markdown table for
+the results with the project's ruler. When a ``rhubarb`` executable (Rhubarb Lip
+Sync) is on the PATH, it is run on the same files (``-f tsv``, with ``--dialogFile``
+in transcript mode) and scored the same way. Prints a Markdown table for
 docs/benchmarks.md.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,6 +28,15 @@ def language_of(name: str) -> str:
     return next((lang for prefix, lang in LANGUAGE.items() if name.startswith(prefix)), "en")
 
 
+def command(wav: Path, out: Path, engine: str, mode: str, text: Path | None) -> list[str]:
+    if engine == "rhubarb":
+        args = ["rhubarb", "-f", "tsv", "-o", str(out), str(wav)]
+        return args + (["--dialogFile", str(text)] if text else [])
+    args = [sys.executable, "-m", "visemes", "bake", str(wav), "-f", "segments", "--engine", engine,
+            "--mode", mode, "-o", str(out)]
+    return args + (["--transcript", str(text), "--language", language_of(wav.stem)] if text else [])
+
+
 def run(eval_dir: Path, engine: str, mode: str, transcript: bool) -> str:
     wavs = sorted((eval_dir / "real-speech").glob("*.wav"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -33,12 +45,9 @@ def run(eval_dir: Path, engine: str, mode: str, transcript: bool) -> str:
         pred_dir.mkdir()
         for wav in wavs:
             text = wav.with_suffix(".txt")
-            args = [sys.executable, "-m", "visemes", "bake", str(wav), "-f", "segments", "--engine", engine,
-                    "--mode", mode, "-o", str(pred_dir / f"{wav.stem}.tsv")]
-            if transcript:
-                if not text.exists():
-                    continue
-                args += ["--transcript", str(text), "--language", language_of(wav.stem)]
+            if transcript and not text.exists():
+                continue
+            args = command(wav, pred_dir / f"{wav.stem}.tsv", engine, mode, text if transcript else None)
             r = subprocess.run(args, capture_output=True, text=True)
             if r.returncode != 0:
                 print(r.stderr.strip(), file=sys.stderr)
@@ -61,7 +70,8 @@ def main() -> None:
     print(f"machine: {platform.machine()}, Python {platform.python_version()}")
     print("| engine | mode | input | files | acc15 | acc6 | acc6_tol | close_f1 | speech |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for engine in a.engines:
+    engines = a.engines + (["rhubarb"] if shutil.which("rhubarb") and "rhubarb" not in a.engines else [])
+    for engine in engines:
         modes = ["offline", "causal"] if engine == "neural" else ["offline"]
         for mode in modes:
             print(run(a.eval_dir, engine, mode, transcript=False), flush=True)

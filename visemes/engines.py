@@ -25,6 +25,7 @@ from .tracks import Segment, Track, make_contiguous, merge_repeats, phones_to_vi
 WEIGHTS = Path(__file__).parent / "weights" / "visemes-net.pt"
 ENGINES = ("neural", "pocketsphinx", "allosaurus")
 MODES = ("offline", "causal")
+MAX_ALIGNMENT_CELLS = 300_000_000  # frames x phones: one byte each for the alignment's back-pointers
 # language code -> espeak-ng voice for phonemising transcripts
 ESPEAK_VOICES = {"en": "en-us", "en-us": "en-us", "en-gb": "en-gb-x-rp", "es": "es", "fr": "fr", "de": "de",
                  "it": "it", "pt": "pt-br", "pt-br": "pt-br", "pt-pt": "pt", "ja": "ja", "zh": "cmn", "nl": "nl",
@@ -104,6 +105,9 @@ def _aligned(probs: np.ndarray, transcript: str, language: str) -> Analysis:
         labels.append("sil")
     if len(states) > len(probs):
         raise VisemesError(f"the transcript has {len(states)} phones, too many for {len(probs) / FPS:.2f} s of audio")
+    if len(states) * len(probs) > MAX_ALIGNMENT_CELLS:
+        raise VisemesError(f"transcript alignment is for lines up to a few minutes; this one is "
+                           f"{len(probs) / FPS / 60:.0f} min with {len(states)} phones: split it into lines")
     path = align(np.log(np.maximum(probs, 1e-8)), states, optional)
     starts = np.concatenate([[0], np.flatnonzero(np.diff(path)) + 1])
     ends = np.append(starts[1:], len(path))
