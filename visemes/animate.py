@@ -127,7 +127,7 @@ def viseme_weights(track: Track, params: AnimationParams) -> np.ndarray:
     fps, tau = params.fps, max(params.coarticulation_s, 1e-3)
     n = frame_count(track.duration, fps)
     t = np.arange(n) / fps
-    acc = np.zeros((n, len(VISEMES)), dtype=np.float64)
+    acc = np.zeros((n, len(VISEMES)), dtype=np.float32)  # float32: an hour at 60 fps stays small
     reach = 6 * tau
     for a, b, v in _anticipated(track, params):
         lo, hi = np.searchsorted(t, a - reach), np.searchsorted(t, b + reach)
@@ -140,7 +140,7 @@ def viseme_weights(track: Track, params: AnimationParams) -> np.ndarray:
     total[empty] = 1.0
     w = acc / total
     _write_contacts(w, track, params)
-    return w.astype(np.float32)
+    return w
 
 
 def contact_windows(track: Track, params: AnimationParams) -> list[tuple[int, int, str]]:
