@@ -7,6 +7,8 @@ accepted: channels are averaged and the signal is resampled with soxr.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +48,8 @@ def load_audio(path: str | Path, sr: int = SAMPLE_RATE) -> np.ndarray:
     if not path.is_file():
         raise file_error(path, "no such audio file")
     try:
-        mono = _decode_blocks(path, sr)
+        with _quiet_stderr():  # libmpg123 and friends print warnings straight to the process's stderr
+            mono = _decode_blocks(path, sr)
     except (sf.LibsndfileError, RuntimeError, ValueError) as e:
         data, rate = _fallback_decode(path, e)
         mono = resample(data.mean(axis=1), rate, sr)
@@ -79,8 +82,25 @@ def _decode_blocks(path: Path, sr: int, block_s: float = 30.0) -> np.ndarray:
     return out[:n]
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 (C libraries' own messages) for the duration of the block."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _fallback_decode(path: Path, first_error: Exception) -> tuple[np.ndarray, int]:
-    if path.suffix.lower() in (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff"):
+    if path.suffix.lower() in (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff"):
         raise file_error(path, f"cannot decode audio ({_short(first_error)})")
     try:
         import librosa

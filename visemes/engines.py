@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -83,9 +85,13 @@ def phonemise(text: str, language: str) -> tuple[list[list[str]], list[str]]:
             continue
         i = max(0, int(np.searchsorted(word_times, seg.start + 1e-6, side="right")) - 1)
         words[min(i, len(words) - 1)].append(seg.label)
-    spoken = {text[pos - 1:pos - 1 + length] for (_, pos, length), ph in zip(utt.words, words, strict=True) if ph}
-    missing = [w for w in text.split() if any(c.isalnum() for c in w)
-               and not any(w.strip(".,;:!?¿¡\"'()") in s or s in w for s in spoken)]
+    covered = np.zeros(len(text) + 1, dtype=bool)  # characters inside a word that produced phones
+    for (_, pos, length), phones in zip(utt.words, words, strict=True):
+        if phones:
+            covered[max(0, pos - 1):pos - 1 + max(1, length)] = True
+    missing = [m.group() for m in re.finditer(r"\S+", text)
+               if not all(unicodedata.category(c)[0] == "P" for c in m.group())
+               and not covered[m.start():m.end()].any()]
     return [w for w in words if w], missing
 
 
@@ -126,14 +132,26 @@ def pocketsphinx(samples: np.ndarray, transcript: str | None = None) -> Analysis
         raise VisemesError("the pocketsphinx engine needs 'pip install pocketsphinx'") from None
     model = Path(get_model_path()) / "en-us"
     pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16).tobytes()
+    warnings: list[str] = []
     if transcript:
         d = Decoder(hmm=str(model / "en-us"), dict=str(model / "cmudict-en-us.dict"), logfn=os.devnull)
-        d.set_align_text(" ".join(w.strip(".,;:!?\"'()").lower() for w in transcript.split()))
-        d.start_utt()
-        d.process_raw(pcm, full_utt=True)
-        d.end_utt()
-        segs = [Segment(p.start / 100, (p.start + p.duration) / 100, p.name)
-                for word in d.get_alignment() for p in word]
+        words = [w.strip(".,;:!?\"'()").lower() for w in transcript.split()]
+        known = [w for w in words if w and d.lookup_word(w) is not None]
+        if len(known) < len([w for w in words if w]):
+            warnings.append(f"not in pocketsphinx's dictionary: {' '.join(w for w in words if w and w not in known)}")
+        if not known:
+            raise VisemesError("pocketsphinx knows none of the transcript's words")
+        d.set_align_text(" ".join(known))
+        for second_pass in (False, True):  # words first, then phones within them
+            if second_pass:
+                d.set_alignment()
+            d.start_utt()
+            d.process_raw(pcm, full_utt=True)
+            d.end_utt()
+        alignment = d.get_alignment()
+        if alignment is None:
+            raise VisemesError("pocketsphinx could not align the transcript to the audio")
+        segs = [Segment(p.start / 100, (p.start + p.duration) / 100, p.name) for word in alignment for p in word]
     else:
         d = Decoder(hmm=str(model / "en-us"), allphone=str(model / "en-us-phone.lm.bin"), lw=2.0, beam=1e-20,
                     pbeam=1e-20, logfn=os.devnull)
@@ -146,7 +164,7 @@ def pocketsphinx(samples: np.ndarray, transcript: str | None = None) -> Analysis
     if not segs:
         segs = [Segment(0.0, len(samples) / 16000, "sil")]
     phones = Track(make_contiguous(segs, duration=len(samples) / 16000), "phones", "arpabet")
-    return Analysis(phones_to_visemes(phones), phones)
+    return Analysis(phones_to_visemes(phones), phones, warnings)
 
 
 def allosaurus(samples: np.ndarray, model: str | None = None) -> Analysis:

@@ -192,11 +192,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--work", type=Path, help="cache folder for the corpus (default: the temp folder)")
     ap.add_argument("--eval-dir", type=Path, default=DEFAULT_EVAL, help="folder with real-speech/ and score.py")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="weights file to write")
+    ap.add_argument("--patience", type=int, default=4,
+                    help="stop after this many epochs without a better offline score (4)")
     ap.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     a = ap.parse_args(argv)
     torch.set_num_threads(os.cpu_count() or 1)
     train(a.hours, a.epochs, a.steps, a.batch, lr=a.lr, seed=a.seed, work=a.work, out=a.out, eval_dir=a.eval_dir,
-          device=a.device)
+          patience=a.patience, device=a.device)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,124 @@
+"""Audio in: the engines on real and synthetic speech, transcripts, and awkward audio."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import EVAL, SAMPLES, real_speech_alignments, run_cli, score
+
+from visemes.engines import analyse, phonemise
+from visemes.phones import VISEMES
+
+
+def test_bake_speech_to_arkit_json_end_to_end(tmp_path):
+    out = tmp_path / "hello.json"
+    r = run_cli("bake", SAMPLES / "hello.wav", "--rig", "arkit", "--format", "json", "-o", out)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    assert doc["engine"] == "neural-offline" and doc["duration"] == pytest.approx(6.56, abs=0.05)
+    assert {v["viseme"] for v in doc["visemes"]} >= {"sil", "PP", "aa"}
+    jaw = np.array(doc["curves"]["values"])[:, doc["rig"]["channels"].index("jawOpen")]
+    assert jaw.max() > 0.3 and jaw[:10].max() < 0.05, "the mouth opens for speech and rests in the lead-in"
+
+
+def test_every_validation_recording_bakes(tmp_path):
+    wavs = [ref.with_suffix(".wav") for ref in real_speech_alignments()]
+    r = run_cli("bake", *wavs, "--rig", "arkit", "--format", "json", "-o", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert len(list(tmp_path.glob("*.json"))) == len(wavs)
+
+
+def test_audio_only_finds_the_mouth_shapes_of_the_sample(tmp_path):
+    out = tmp_path / "h.tsv"
+    assert run_cli("bake", SAMPLES / "hello.wav", "-f", "segments", "-o", out).returncode == 0
+    result = score(SAMPLES / "hello.tsv", out)
+    assert result["acc6"] >= 0.7 and result["close_f1"] >= 0.7
+
+
+def test_a_transcript_aligns_the_sample_closely(tmp_path):
+    out = tmp_path / "h.tsv"
+    r = run_cli("bake", SAMPLES / "hello.wav", "--transcript", SAMPLES / "hello.txt", "--language", "en", "-f",
+                "segments", "-o", out)
+    assert r.returncode == 0, r.stderr
+    result = score(SAMPLES / "hello.tsv", out)
+    assert result["acc6"] >= 0.85 and result["close_f1"] >= 0.9
+
+
+def test_the_causal_mode_runs_from_the_same_weights(tmp_path):
+    out = tmp_path / "h.tsv"
+    assert run_cli("bake", SAMPLES / "hola.wav", "--mode", "causal", "-f", "segments", "-o", out).returncode == 0
+    assert score(SAMPLES / "hola.tsv", out)["acc6"] >= 0.6
+
+
+def test_words_that_cannot_be_phonemised_are_reported():
+    words, missing = phonemise("hello ⟁⟁⟁ world", "en")
+    assert len(words) == 2 and missing == ["⟁⟁⟁"]
+
+
+def test_pocketsphinx_baseline_gives_visemes():
+    x, rate = sf.read(SAMPLES / "hello.wav", dtype="float32")
+    from visemes.audio import resample
+
+    result = analyse(resample(x, rate, 16000), engine="pocketsphinx")
+    assert result.phones.phone_set == "arpabet"
+    assert {s.label for s in result.visemes.segments} <= set(VISEMES) and len(result.visemes.segments) > 10
+
+
+def test_allosaurus_without_a_model_says_what_to_do(tmp_path):
+    r = run_cli("bake", SAMPLES / "hello.wav", "--engine", "allosaurus", "-o", tmp_path / "x.json")
+    assert r.returncode == 1 and "hello.wav: the allosaurus engine needs a model you provide" in r.stderr
+    assert not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.parametrize(("name", "make"), [
+    ("silence.wav", lambda: (np.zeros(16000 * 2, np.float32), 16000)),
+    ("short.wav", lambda: (np.random.default_rng(0).standard_normal(1600).astype(np.float32) * 0.1, 16000)),
+    ("stereo48k.flac", lambda: (np.random.default_rng(1).standard_normal((48000, 2)).astype(np.float32) * 0.05,
+                                48000)),
+    ("speech8k.ogg", None),
+])
+def test_awkward_audio_gives_correct_output(tmp_path, name, make):
+    src = tmp_path / name
+    if make is None:
+        x, rate = sf.read(SAMPLES / "hola.wav", dtype="float32")
+        from visemes.audio import resample
+
+        sf.write(src, resample(x, rate, 8000), 8000)
+    else:
+        x, rate = make()
+        sf.write(src, x, rate)
+    out = tmp_path / "out.tsv"
+    r = run_cli("bake", src, "-f", "segments", "-o", out)
+    assert r.returncode == 0, r.stderr
+    rows = [line.split("\t") for line in out.read_text().splitlines()]
+    assert float(rows[-1][1]) == pytest.approx(sf.info(src).duration, abs=0.02)
+    if name == "silence.wav":
+        assert [r[2] for r in rows] == ["sil"]
+
+
+def test_corrupt_audio_is_a_one_line_error(tmp_path):
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"ID3" + bytes(range(200)))
+    r = run_cli("bake", bad, "-o", tmp_path / "x.json")
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "bad.mp3" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "x.json").exists()
+
+
+def test_a_two_hour_file(tmp_path):
+    long = tmp_path / "two-hours.wav"
+    x, rate = sf.read(SAMPLES / "hello.wav", dtype="int16")
+    gap = np.zeros(rate * 4, np.int16)
+    with sf.SoundFile(long, "w", rate, 1, "PCM_16") as f:
+        for _ in range(int(7200 / (len(x) / rate + 4)) + 1):
+            f.write(x)
+            f.write(gap)
+    out = tmp_path / "out.tsv"
+    r = run_cli("bake", long, "-f", "segments", "-o", out, timeout=900)
+    assert r.returncode == 0, r.stderr
+    rows = out.read_text().splitlines()
+    assert float(rows[-1].split("\t")[1]) >= 7200 and len(rows) > 10000
+
+
+def test_validation_set_is_beside_the_checkout():
+    assert (EVAL / "score.py").is_file()
