@@ -24,7 +24,7 @@ for _i, _v in enumerate(class_visemes()):
 # shortest segment, in 10 ms frames, per viseme: lips cannot really do less
 MIN_FRAMES = {"sil": 3, "PP": 2, "FF": 2}
 DEFAULT_MIN_FRAMES = 2
-SWITCH_PENALTY = 3.0
+SWITCH_PENALTY = 4.0
 BIAS: dict[str, float] = {"PP": 1.0}  # log-prior per viseme, set on the validation set (see bench/tune_decoding.py)
 
 
