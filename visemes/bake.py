@@ -16,7 +16,7 @@ from .errors import VisemesError, file_error
 from .features import FPS, loudness
 from .lipsync import Lipsync
 from .timing import read_timing
-from .tracks import Track, phones_to_visemes
+from .tracks import phones_to_visemes
 
 
 @dataclass(frozen=True)
@@ -125,4 +125,4 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
-__all__ = ["Settings", "Track", "bake_file", "check_format", "lipsync_from_audio", "lipsync_from_timing"]
+__all__ = ["Settings", "bake_file", "check_format", "lipsync_from_audio", "lipsync_from_timing"]
