@@ -44,9 +44,8 @@ class Job:
     language: str | None = None
 
     def dependencies(self) -> list[Path]:
+        """Input files other than the rig (which the batch may supply): source, audio, transcript file."""
         deps = [self.source] + ([self.audio] if self.audio else [])
-        if self.rig and Path(self.rig).suffix.lower() in (".json", ".toml"):
-            deps.append(Path(self.rig))
         if self.transcript and Path(self.transcript).is_file():
             deps.append(Path(self.transcript))
         return deps
@@ -179,16 +178,13 @@ def _manifest_rows(path: Path) -> list[dict[str, str]]:
 
 def up_to_date(job: Job, rig: str) -> bool:
     """Every output exists and is newer than every input it depends on (input, audio, rig file)."""
-    deps = job.dependencies()
-    if Path(rig).suffix.lower() in (".json", ".toml"):
-        deps.append(Path(rig))
-    else:
-        deps.append(RIG_DIR / f"{rig}.json")
+    if any(o == "-" for _, o in job.outputs):
+        return False
+    rig_file = Path(rig) if Path(rig).suffix.lower() in (".json", ".toml") else RIG_DIR / f"{rig}.json"
     try:
-        newest = max(p.stat().st_mtime for p in deps if p.exists())
-        return all(Path(o).stat().st_mtime >= newest for _, o in job.outputs if o != "-") and \
-            all(o != "-" for _, o in job.outputs)
-    except (OSError, ValueError):
+        newest = max(p.stat().st_mtime for p in [*job.dependencies(), rig_file] if p.exists())
+        return all(Path(o).stat().st_mtime >= newest for _, o in job.outputs)
+    except OSError:
         return False
 
 
