@@ -2,7 +2,9 @@
 
 Each format module defines ``NAME``, ``SUFFIX``, ``DESCRIPTION``, ``NEEDS``
 (``"curves"`` or ``"cues"``: whether it writes continuous curves or a 2D
-shape sequence) and ``render(lipsync, options) -> str | bytes``. Exporters know
+shape sequence) and ``render(lipsync, options) -> str | bytes``. Formats that
+animate a mesh's morph targets also set ``MESH_TARGETS = True``: their curves
+arrive renamed onto the ``--into`` file's targets by :func:`retarget`. Exporters know
 formats, not phonetics: names come from the rig profile, timings from the
 :class:`~visemes.lipsync.Lipsync`. Writing is atomic and happens here, once.
 """
@@ -11,16 +13,18 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 
 from visemes.fileio import write_bytes, write_text
 from visemes.lipsync import Lipsync
+from visemes.rigs import RigProfile
 
-from . import curves_csv, moho_dat, rhubarb_json, rhubarb_tsv, rhubarb_xml, segments_tsv, visemes_json
+from . import curves_csv, gltf, moho_dat, rhubarb_json, rhubarb_tsv, rhubarb_xml, segments_tsv, visemes_json
 
 MODULES: tuple[ModuleType, ...] = (
-    visemes_json, curves_csv, segments_tsv, rhubarb_tsv, rhubarb_json, rhubarb_xml, moho_dat,
+    visemes_json, curves_csv, segments_tsv, rhubarb_tsv, rhubarb_json, rhubarb_xml, moho_dat, gltf,
 )
 EXPORTERS: dict[str, ModuleType] = {m.NAME: m for m in MODULES}
 
@@ -37,11 +41,59 @@ class ExportOptions:
         ``moho-dat``: frame rate of the frame numbers (Rhubarb's default is 24).
     preston_blair : bool
         ``moho-dat``: write Preston Blair names (MBP, etc, E, AI, O, U, FV, L, rest).
+    into : str, optional
+        Mesh formats: the user's file (.glb/.gltf/.vrm) to animate; default the sample head.
+    mapping : str, optional
+        Mesh formats: a channel -> target mapping file that overrides automatic retargeting.
+    interpolation : str
+        ``LINEAR`` or ``STEP`` keys.
+    animation_name : str
+        Name of the animation (glTF) or take/clip.
+    vrm_expressions : bool
+        glTF/VRM: channels named like a VRM expression drive it (through its binds).
     """
 
     keyframe_error: float | None = None
     moho_fps: float = 24.0
     preston_blair: bool = False
+    into: str | None = None
+    mapping: str | None = None
+    interpolation: str = "LINEAR"
+    animation_name: str = "speech"
+    vrm_expressions: bool = True
+
+
+def target_match(rig: RigProfile, fmt: str, options: ExportOptions):
+    """How ``rig``'s channels land on the morph targets ``fmt`` animates (``None`` for other formats).
+
+    Returns a :class:`visemes.rigs.retarget.Match`; raises
+    :class:`~visemes.errors.VisemesError` when nothing matches.
+    """
+    from visemes.rigs import retarget as rt
+
+    module = EXPORTERS[fmt]
+    if not getattr(module, "MESH_TARGETS", False):
+        return None
+    names = module.target_names(options.into, options.vrm_expressions) if options.into else _sample_head_targets()
+    mapping = rt.read_mapping(options.mapping) if options.mapping else None
+    return rt.match(rig, names, mapping, source=str(options.into or "the sample head"))
+
+
+def retarget(lipsync: Lipsync, fmt: str, options: ExportOptions) -> Lipsync:
+    """``lipsync`` with its curves renamed onto the morph targets of the mesh ``fmt`` animates."""
+    from visemes.rigs import retarget as rt
+
+    m = target_match(lipsync.rig, fmt, options)
+    if m is None:
+        return lipsync
+    return Lipsync(**{**lipsync.__dict__, "curves": rt.apply(lipsync.curves, m)})
+
+
+@cache
+def _sample_head_targets() -> list[str]:
+    from visemes.rigs.head import sample_head
+
+    return list(dict.fromkeys(n for part in sample_head() for n in part.target_names))
 
 
 def export(lipsync: Lipsync, fmt: str, path: str | Path, options: ExportOptions | None = None) -> None:

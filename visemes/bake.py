@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from visemes.exporters import EXPORTERS, ExportOptions, export
+from visemes.exporters import EXPORTERS, ExportOptions, export, retarget
 from visemes.rigs import RigProfile, load_rig
 
 from .animate import AnimationParams, animate
@@ -115,6 +115,7 @@ def bake_file(source: str | Path, outputs: list[tuple[str, Path | str]], setting
     for fmt, out in outputs:
         module = EXPORTERS[fmt]
         data = rhubarb_cues(lipsync, settings.timing) if module.NEEDS == "cues" else lipsync
+        data = retarget(data, fmt, settings.export)
         export(data, fmt, out, settings.export)
     return lipsync
 

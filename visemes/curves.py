@@ -99,3 +99,19 @@ def reduce_keys(y: np.ndarray, max_error: float) -> np.ndarray:
             keep[m] = True
             stack += [(a, m), (m, b)]
     return np.flatnonzero(keep)
+
+
+def shared_keys(values: np.ndarray, max_error: float) -> tuple[np.ndarray, np.ndarray]:
+    """Keys shared by all columns of ``values [frames, columns]`` (formats that key every channel at once).
+
+    Returns the kept frame indices and the values there. Each column keeps its own
+    :func:`reduce_keys` keys; at the other columns' keys it takes the value of its own
+    piecewise-linear curve, so interpolating the result stays within ``max_error``.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    per_column = [reduce_keys(values[:, c], max_error) for c in range(values.shape[1])]
+    keep = np.unique(np.concatenate([np.array([0, len(values) - 1]), *per_column]))
+    if not per_column:
+        return keep, np.zeros((len(keep), 0))
+    out = np.stack([np.interp(keep, k, values[k, c]) for c, k in enumerate(per_column)], axis=1)
+    return keep, out.reshape(len(keep), values.shape[1])

@@ -1,0 +1,363 @@
+"""glTF 2.0 (.glb, .gltf, .vrm): a morph-target ``weights`` animation.
+
+Two uses. With ``--into FILE`` the animation is added to an existing glTF, GLB
+or VRM: its JSON is kept as it is (extensions, VRM expressions, materials,
+images) and only new bufferViews, accessors and one animation are appended; the
+binary chunk grows at its end, so existing offsets stay valid. Without it the
+output is the sample head (:mod:`visemes.rigs.head`) with the animation.
+
+Curves arrive named after the file's targets (see :mod:`visemes.rigs.retarget`).
+A target name is a morph target (``mesh.extras.targetNames``) or, in a VRM, an
+expression (1.0 ``aa ih ou ee oh``..., 0.x ``A I U E O``...), which is baked
+through its binds into the morph weights it stands for.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from visemes.curves import shared_keys
+from visemes.errors import file_error
+from visemes.lipsync import Lipsync
+from visemes.mesh import MeshPart
+
+NAME = "gltf"
+SUFFIX = ".glb"
+NEEDS = "curves"
+DESCRIPTION = "glTF 2.0 morph weights animation, added --into a .glb/.gltf/.vrm or on the sample head"
+MESH_TARGETS = True
+
+GLB_MAGIC, JSON_CHUNK, BIN_CHUNK = 0x46546C67, 0x4E4F534A, 0x004E4942
+FLOAT, UNSIGNED_SHORT, UNSIGNED_INT = 5126, 5123, 5125
+ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
+
+
+@dataclass
+class Gltf:
+    """A glTF document: its JSON, the GLB binary chunk (``None`` for .gltf) and where it came from."""
+
+    doc: dict
+    blob: bytearray | None
+    path: Path | None = None
+    new_buffer: bytearray = field(default_factory=bytearray)
+
+    @property
+    def binary(self) -> bool:
+        return self.blob is not None
+
+
+# ---------------------------------------------------------------- reading and writing
+
+def read_gltf(path: str | Path) -> Gltf:
+    """Parse a .glb/.vrm (binary) or .gltf (JSON) file.
+
+    Raises
+    ------
+    VisemesError
+        Naming the file, when it is not glTF 2.0 or is damaged.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise file_error(path, f"cannot read ({e.strerror or e})") from None
+    if data[:4] == b"glTF":
+        doc, blob = _parse_glb(path, data)
+    else:
+        try:
+            doc, blob = json.loads(data.decode("utf-8-sig")), None
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise file_error(path, "not a glTF file (neither GLB nor glTF JSON)") from None
+    if not isinstance(doc, dict) or not str(doc.get("asset", {}).get("version", "")).startswith("2"):
+        raise file_error(path, "not a glTF 2.0 file (asset.version is not 2.x)")
+    return Gltf(doc, blob, path)
+
+
+def _parse_glb(path: Path, data: bytes) -> tuple[dict, bytearray]:
+    if len(data) < 20:
+        raise file_error(path, "truncated GLB (shorter than its header)")
+    version, length = struct.unpack_from("<II", data, 4)
+    if version != 2:
+        raise file_error(path, f"GLB version {version}; only glTF 2.0 is supported")
+    if length > len(data):
+        raise file_error(path, f"truncated GLB ({len(data)} of {length} bytes)")
+    doc, blob, pos = None, bytearray(), 12
+    while pos + 8 <= length:
+        size, kind = struct.unpack_from("<II", data, pos)
+        chunk = data[pos + 8: pos + 8 + size]
+        if len(chunk) != size:
+            raise file_error(path, "truncated GLB chunk")
+        if kind == JSON_CHUNK and doc is None:
+            try:
+                doc = json.loads(chunk.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise file_error(path, f"GLB JSON chunk is not valid JSON ({e})") from None
+        elif kind == BIN_CHUNK and not blob:
+            blob = bytearray(chunk)
+        pos += 8 + size
+    if doc is None:
+        raise file_error(path, "GLB without a JSON chunk")
+    return doc, blob
+
+
+def _pad(b: bytearray, fill: bytes = b"\0") -> None:
+    b.extend(fill * (-len(b) % 4))
+
+
+def to_glb(doc: dict, blob: bytes) -> bytes:
+    """A GLB container: the JSON chunk (space-padded) and one BIN chunk (zero-padded)."""
+    js = bytearray(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    _pad(js, b" ")
+    body = bytearray(blob)
+    _pad(body)
+    chunks = struct.pack("<II", len(js), JSON_CHUNK) + js
+    if body:
+        chunks += struct.pack("<II", len(body), BIN_CHUNK) + body
+    return struct.pack("<III", GLB_MAGIC, 2, 12 + len(chunks)) + chunks
+
+
+def serialise(g: Gltf) -> bytes | str:
+    """The document in its own container: GLB bytes, or self-contained glTF JSON text."""
+    if g.binary:
+        return to_glb(g.doc, bytes(g.blob))
+    _embed_resources(g)
+    return json.dumps(g.doc, ensure_ascii=False, indent=1) + "\n"
+
+
+def _embed_resources(g: Gltf) -> None:
+    """Turn relative buffer and image URIs into data URIs, so the output can live anywhere."""
+    base = g.path.parent if g.path else Path(".")
+    for kind, mime in (("buffers", "application/octet-stream"), ("images", None)):
+        for item in g.doc.get(kind, []):
+            uri = item.get("uri")
+            if not uri or uri.startswith("data:"):
+                continue
+            src = base / uri
+            try:
+                raw = src.read_bytes()
+            except OSError as e:
+                raise file_error(g.path, f"cannot read its resource {uri} ({e.strerror or e})") from None
+            typ = mime or item.get("mimeType") or ("image/png" if uri.lower().endswith(".png") else "image/jpeg")
+            item["uri"] = f"data:{typ};base64," + base64.b64encode(raw).decode("ascii")
+
+
+# ---------------------------------------------------------------- appending data
+
+def _add_view(g: Gltf, raw: bytes, target: int | None = None) -> int:
+    """Append bytes as a new bufferView (4-byte aligned) and return its index."""
+    doc = g.doc
+    if g.binary:
+        buffers = doc.setdefault("buffers", [])
+        if not buffers:
+            buffers.append({"byteLength": 0})
+        if "uri" in buffers[0]:
+            raise file_error(g.path, "GLB whose first buffer is an external file; not supported")
+        _pad(g.blob)
+        offset, buffer = len(g.blob), 0
+        g.blob.extend(raw)
+        buffers[0]["byteLength"] = len(g.blob)
+    else:
+        if not g.new_buffer:
+            doc.setdefault("buffers", []).append({"byteLength": 0})
+        _pad(g.new_buffer)
+        offset, buffer = len(g.new_buffer), len(doc["buffers"]) - 1
+        g.new_buffer.extend(raw)
+        doc["buffers"][buffer].update(byteLength=len(g.new_buffer), uri="data:application/octet-stream;base64,"
+                                      + base64.b64encode(bytes(g.new_buffer)).decode("ascii"))
+    view = {"buffer": buffer, "byteOffset": offset, "byteLength": len(raw)}
+    if target is not None:
+        view["target"] = target
+    doc.setdefault("bufferViews", []).append(view)
+    return len(doc["bufferViews"]) - 1
+
+
+def add_accessor(g: Gltf, array: np.ndarray, kind: str = "SCALAR", target: int | None = None,
+                 bounds: bool = False) -> int:
+    """Append a float32 / uint16 / uint32 array as an accessor; ``bounds`` writes its min and max."""
+    array = np.ascontiguousarray(array, dtype=np.float32 if array.dtype.kind == "f" else array.dtype)
+    component = {np.dtype("float32"): FLOAT, np.dtype("uint16"): UNSIGNED_SHORT,
+                 np.dtype("uint32"): UNSIGNED_INT}[array.dtype]
+    width = {"SCALAR": 1, "VEC3": 3}[kind]
+    acc = {"bufferView": _add_view(g, array.astype(array.dtype.newbyteorder("<")).tobytes(), target),
+           "componentType": component, "count": int(array.size // width), "type": kind}
+    if bounds:
+        flat = array.reshape(-1, width)
+        acc["min"] = [float(x) for x in flat.min(axis=0)]
+        acc["max"] = [float(x) for x in flat.max(axis=0)]
+    g.doc.setdefault("accessors", []).append(acc)
+    return len(g.doc["accessors"]) - 1
+
+
+# ---------------------------------------------------------------- targets in a file
+
+def morph_nodes(doc: dict) -> list[tuple[int, int, list[str]]]:
+    """``(node, mesh, target names)`` for every node whose mesh has named morph targets."""
+    out = []
+    for n, node in enumerate(doc.get("nodes", [])):
+        if "mesh" not in node:
+            continue
+        mesh = doc["meshes"][node["mesh"]]
+        prims = mesh.get("primitives", [])
+        count = len(prims[0].get("targets", [])) if prims else 0
+        if not count:
+            continue
+        names = mesh.get("extras", {}).get("targetNames") or prims[0].get("extras", {}).get("targetNames") or []
+        if len(names) != count:
+            names = [f"target{i}" for i in range(count)]  # unnamed targets: only a mapping file can use them
+        out.append((n, node["mesh"], [str(x) for x in names]))
+    return out
+
+
+def expressions(doc: dict) -> dict[str, list[tuple[int, int, float]]]:
+    """VRM expressions: name -> ``(node, target index, weight 0..1)`` binds (VRM 1.0 and 0.x)."""
+    ext = doc.get("extensions", {})
+    out: dict[str, list[tuple[int, int, float]]] = {}
+    vrm1 = ext.get("VRMC_vrm", {}).get("expressions", {})
+    for group in ("preset", "custom"):
+        for name, e in vrm1.get(group, {}).items():
+            out[name] = [(b["node"], b["index"], float(b.get("weight", 1.0))) for b in e.get("morphTargetBinds", [])]
+    nodes_of = {}
+    for n, node in enumerate(doc.get("nodes", [])):
+        if "mesh" in node:
+            nodes_of.setdefault(node["mesh"], []).append(n)
+    for g in ext.get("VRM", {}).get("blendShapeMaster", {}).get("blendShapeGroups", []):
+        binds = [(n, b["index"], float(b.get("weight", 100)) / 100.0)
+                 for b in g.get("binds", []) for n in nodes_of.get(b["mesh"], [])]
+        for name in {g.get("name"), g.get("presetName")} - {None, "", "unknown"}:
+            out.setdefault(name, binds)
+    return out
+
+
+def target_binds(doc: dict, use_expressions: bool = True) -> dict[str, list[tuple[int, int, float]]]:
+    """Every name a curve may drive -> the morph weights it moves; expressions win over same-named targets."""
+    out: dict[str, list[tuple[int, int, float]]] = {}
+    for node, _, names in morph_nodes(doc):
+        for i, name in enumerate(names):
+            out.setdefault(name, []).append((node, i, 1.0))
+    if use_expressions:
+        out.update({k: v for k, v in expressions(doc).items() if v})
+    return out
+
+
+def target_names(path: str | Path, use_expressions: bool = True) -> list[str]:
+    """Names in ``path`` that curves can drive (for :func:`visemes.rigs.retarget.match`).
+
+    Raises
+    ------
+    VisemesError
+        When the file has no morph targets.
+    """
+    g = read_gltf(path)
+    names = list(target_binds(g.doc, use_expressions))
+    if not names:
+        raise file_error(path, "has no meshes with morph targets to animate")
+    return names
+
+
+# ---------------------------------------------------------------- the animation
+
+def node_weights(doc: dict, names: list[str], values: np.ndarray,
+                 use_expressions: bool = True) -> dict[int, np.ndarray]:
+    """Per animated node, ``[frames, targets]`` weights.
+
+    Targets that no curve drives keep their rest weight; driven ones are the sum of
+    what drives them (as VRM runtimes add expressions), clipped to 0..1.
+    """
+    binds = target_binds(doc, use_expressions)
+    nodes = {n: (m, len(t)) for n, m, t in morph_nodes(doc)}
+    out: dict[int, np.ndarray] = {}
+    driven: set[tuple[int, int]] = set()
+    for c, name in enumerate(names):
+        for node, index, weight in binds.get(name, []):
+            if node not in nodes:
+                continue
+            if node not in out:
+                mesh, count = nodes[node]
+                rest = doc["nodes"][node].get("weights") or doc["meshes"][mesh].get("weights") or [0.0] * count
+                out[node] = np.tile(np.asarray(rest, dtype=np.float64), (len(values), 1))
+            if (node, index) not in driven:
+                out[node][:, index] = 0.0
+                driven.add((node, index))
+            out[node][:, index] += weight * values[:, c]
+    return {n: np.clip(w, 0.0, 1.0) for n, w in out.items()}
+
+
+def add_animation(g: Gltf, name: str, times: np.ndarray, weights: dict[int, np.ndarray],
+                  interpolation: str = "LINEAR", max_error: float | None = None, end: float | None = None) -> int:
+    """Append one animation with a ``weights`` channel per node; returns its index.
+
+    ``times`` are the seconds of the rows of every ``weights`` array. With
+    ``max_error`` the keys are reduced (LINEAR: within that error; STEP: repeated
+    rows dropped). ``end`` adds a last key holding the final pose until then.
+    """
+    nodes = sorted(weights)
+    table = np.concatenate([weights[n] for n in nodes], axis=1)
+    keep = np.arange(len(times))
+    if max_error is not None and interpolation == "LINEAR":
+        keep, table = shared_keys(table, max_error)
+    elif max_error is not None:
+        keep = np.flatnonzero(np.r_[True, np.any(np.diff(table, axis=0) != 0, axis=1)])
+        keep = np.unique(np.r_[keep, len(times) - 1])
+        table = table[keep]
+    t = np.asarray(times, dtype=np.float64)[keep]
+    if end is not None and end > t[-1] + 1e-6:
+        t, table = np.r_[t, end], np.vstack([table, table[-1:]])
+    inp = add_accessor(g, t.astype(np.float32), bounds=True)
+    channels, samplers, col = [], [], 0
+    for n in nodes:
+        k = weights[n].shape[1]
+        out = add_accessor(g, table[:, col:col + k].astype(np.float32).ravel())
+        col += k
+        samplers.append({"input": inp, "output": out, "interpolation": interpolation})
+        channels.append({"sampler": len(samplers) - 1, "target": {"node": n, "path": "weights"}})
+    g.doc.setdefault("animations", []).append({"name": name, "channels": channels, "samplers": samplers})
+    return len(g.doc["animations"]) - 1
+
+
+# ---------------------------------------------------------------- the sample head
+
+def head_gltf(parts: list[MeshPart]) -> Gltf:
+    """A GLB document of the sample head: a root node with one node and mesh per part."""
+    g = Gltf({"asset": {"version": "2.0", "generator": "visemes sample head"}, "scene": 0,
+              "scenes": [{"name": "sample_head", "nodes": [0]}],
+              "nodes": [{"name": "sample_head", "children": list(range(1, len(parts) + 1))}],
+              "meshes": [], "materials": []}, bytearray())
+    for part in parts:
+        g.doc["materials"].append({"name": part.name, "doubleSided": part.name == "mouth",
+                                   "pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1], "metallicFactor": 0.0,
+                                                            "roughnessFactor": 0.7}})
+        attributes = {"POSITION": add_accessor(g, part.positions, "VEC3", ARRAY_BUFFER, bounds=True),
+                      "NORMAL": add_accessor(g, part.normals(), "VEC3", ARRAY_BUFFER)}
+        if part.colors is not None:
+            attributes["COLOR_0"] = add_accessor(g, part.colors, "VEC3", ARRAY_BUFFER)
+        index_type = np.uint16 if len(part.positions) < 65535 else np.uint32
+        prim = {"attributes": attributes, "material": len(g.doc["materials"]) - 1, "mode": 4,
+                "indices": add_accessor(g, part.triangles.astype(index_type).ravel(), target=ELEMENT_ARRAY_BUFFER)}
+        mesh: dict = {"name": part.name, "primitives": [prim]}
+        if part.targets:
+            prim["targets"] = [{"POSITION": add_accessor(g, d, "VEC3", ARRAY_BUFFER, bounds=True)}
+                               for d in part.targets.values()]
+            mesh["weights"] = [0.0] * len(part.targets)
+            mesh["extras"] = {"targetNames": part.target_names}
+        g.doc["meshes"].append(mesh)
+        g.doc["nodes"].append({"name": part.name, "mesh": len(g.doc["meshes"]) - 1})
+    return g
+
+
+def render(lipsync: Lipsync, options) -> bytes | str:
+    from visemes.rigs.head import sample_head
+
+    g = read_gltf(options.into) if options.into else head_gltf(sample_head())
+    c = lipsync.curves
+    weights = node_weights(g.doc, c.channels, c.values, options.vrm_expressions)
+    if not weights:
+        raise file_error(options.into or "sample head", "none of the curves drives a morph target in it")
+    add_animation(g, options.animation_name, c.times, weights, options.interpolation, options.keyframe_error,
+                  end=lipsync.duration)
+    return serialise(g)
