@@ -229,7 +229,9 @@ def expressions(doc: dict) -> dict[str, list[tuple[int, int, float]]]:
     for g in ext.get("VRM", {}).get("blendShapeMaster", {}).get("blendShapeGroups", []):
         binds = [(n, b["index"], float(b.get("weight", 100)) / 100.0)
                  for b in g.get("binds", []) for n in nodes_of.get(b["mesh"], [])]
-        for name in {g.get("name"), g.get("presetName")} - {None, "", "unknown"}:
+        preset = g.get("presetName")
+        name = preset if preset and preset != "unknown" else g.get("name")
+        if name:
             out.setdefault(name, binds)
     return out
 

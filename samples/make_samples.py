@@ -1,10 +1,12 @@
-"""Make the bundled samples: espeak-ng speech, its transcript and its phone timings.
+"""Make the bundled samples: espeak-ng speech, its transcript and its phone timings, and the sample head.
 
     python samples/make_samples.py [--out samples]
 
 Writes, for each line below, NAME.wav (16-bit mono), NAME.txt (the words) and
-NAME.tsv (``start end phone``, IPA, from espeak-ng's own phoneme events), so
-nothing is fetched and everything can be made again. Needs espeak-ng.
+NAME.tsv (``start end phone``, IPA, from espeak-ng's own phoneme events), and
+head.glb, the procedural head with 52 ARKit and 15 Oculus viseme morph targets
+(:mod:`visemes.rigs.head`), so nothing is fetched and everything can be made
+again. Needs espeak-ng.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import numpy as np
 import soundfile as sf
 
 from visemes.espeak import synthesize
-from visemes.fileio import atomic_write, write_text
+from visemes.exporters.gltf import head_gltf, serialise
+from visemes.fileio import atomic_write, write_bytes, write_text
+from visemes.rigs.head import sample_head
 from visemes.tracks import Segment, Track, make_contiguous
 
 LINES = {
@@ -46,6 +50,8 @@ def main() -> None:
     for name, (voice, text) in LINES.items():
         make(name, voice, text, a.out)
         print(f"{a.out / name}.wav  .txt  .tsv")
+    write_bytes(a.out / "head.glb", serialise(head_gltf(sample_head())))
+    print(a.out / "head.glb")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from visemes.exporters import EXPORTERS, ExportOptions
+from visemes.exporters import EXPORTERS, ExportOptions, target_match
 from visemes.rigs import builtin_names, load_rig
 
 from .bake import Settings, check_format
@@ -27,6 +27,8 @@ examples:
   visemes bake samples/hello.tsv --format rhubarb-tsv -o -          # to standard output
   visemes bake lines/ --format json --format csv -o baked/          # a folder, two formats
   visemes bake --manifest lines.csv --format json -o baked/ --jobs 8
+  visemes bake speech.wav --rig arkit --format gltf --into character.glb -o out.glb
+  visemes bake speech.wav --rig oculus --format gltf -o head.glb    # the sample head, animated
 
 A manifest (CSV with a header row, or a JSON list of objects) has the columns
 input (or timing and/or audio), transcript, rig, language, output. In a batch,
@@ -94,7 +96,18 @@ def _bake_parser(sub) -> None:
     g.add_argument("--min-hold", type=float, metavar="S", help="2D shapes: shortest time a shape shows (0.05)")
     e = b.add_argument_group("format options")
     e.add_argument("--keyframes", type=float, metavar="ERR",
-                   help="json: add keyframes reduced to this maximum error (e.g. 0.005)")
+                   help="json: add keyframes; gltf, fbx, unity: write only keys needed to stay within this "
+                        "error (e.g. 0.005; default: every frame)")
+    e.add_argument("--into", metavar="MESH",
+                   help="gltf: the .glb/.gltf/.vrm to add the animation to; fbx, unity, unreal: a mesh whose "
+                        "morph target names the curves take (default: the sample head)")
+    e.add_argument("--map", dest="mapping", metavar="FILE",
+                   help="channel -> morph target mapping (JSON or CSV) that overrides automatic retargeting")
+    e.add_argument("--interpolation", choices=["linear", "step"], default="linear",
+                   help="key interpolation in gltf and fbx (default linear)")
+    e.add_argument("--animation-name", default="speech", metavar="NAME", help="animation / take / clip name")
+    e.add_argument("--no-vrm-expressions", dest="vrm_expressions", action="store_false",
+                   help="gltf into a VRM: drive raw morph targets only, not the VRM expressions of the same name")
     e.add_argument("--moho-fps", type=float, default=24.0, metavar="FPS", help="moho-dat frame rate (24)")
     e.add_argument("--preston-blair", action="store_true", help="moho-dat: Preston Blair shape names")
     b.set_defaults(func=_cmd_bake)
@@ -121,14 +134,20 @@ def _settings(a: argparse.Namespace) -> Settings:
             raise VisemesError(f"--{k.removesuffix('_s').replace('_', '-')} must not be negative")
     if a.keyframes is not None and a.keyframes <= 0:
         raise VisemesError("--keyframes must be a positive error bound")
-    return Settings(rig=a.rig, timing=timing, export=ExportOptions(a.keyframes, a.moho_fps, a.preston_blair),
-                    engine=a.engine, mode=a.mode, language=a.language)
+    export = ExportOptions(a.keyframes, a.moho_fps, a.preston_blair, into=a.into, mapping=a.mapping,
+                           interpolation=a.interpolation.upper(), animation_name=a.animation_name,
+                           vrm_expressions=a.vrm_expressions)
+    return Settings(rig=a.rig, timing=timing, export=export, engine=a.engine, mode=a.mode, language=a.language)
 
 
 def _cmd_bake(a: argparse.Namespace) -> int:
     formats = [check_format(f) for f in (a.format or ["json"])]
     settings = _settings(a)
-    load_rig(a.rig)  # an unknown rig fails once, before any work
+    rig = load_rig(a.rig)  # an unknown rig, or a mesh nothing matches, fails once, before any work
+    for fmt in formats:
+        m = target_match(rig, fmt, settings.export)
+        if m is not None and a.output != "-" and (settings.export.into or m.unmatched):
+            print(m.report(settings.export.into or "the sample head"), file=sys.stderr)
     if a.manifest:
         if a.inputs:
             raise VisemesError("give inputs or --manifest, not both")

@@ -15,10 +15,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from .errors import file_error
+
 
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Open a temporary file that replaces ``path`` when the block ends without error.
+
+    Raises :class:`~visemes.errors.VisemesError` naming ``path`` when its folder
+    cannot be made or written to.
 
     Parameters
     ----------
@@ -30,8 +35,13 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
         Text encoding (ignored for binary mode).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        blocking = next((p for p in path.parents if p.exists()), None)
+        why = f"{blocking} is not a folder" if blocking and not blocking.is_dir() else (e.strerror or str(e))
+        raise file_error(path, f"cannot write here ({why})") from None
     try:
         kwargs = {} if "b" in mode else {"encoding": encoding, "newline": ""}
         with os.fdopen(fd, mode, **kwargs) as f:
