@@ -21,10 +21,10 @@ from visemes.fileio import write_bytes, write_text
 from visemes.lipsync import Lipsync
 from visemes.rigs import RigProfile
 
-from . import curves_csv, gltf, moho_dat, rhubarb_json, rhubarb_tsv, rhubarb_xml, segments_tsv, visemes_json
+from . import curves_csv, fbx, gltf, moho_dat, rhubarb_json, rhubarb_tsv, rhubarb_xml, segments_tsv, visemes_json
 
 MODULES: tuple[ModuleType, ...] = (
-    visemes_json, curves_csv, segments_tsv, rhubarb_tsv, rhubarb_json, rhubarb_xml, moho_dat, gltf,
+    visemes_json, curves_csv, segments_tsv, rhubarb_tsv, rhubarb_json, rhubarb_xml, moho_dat, gltf, fbx,
 )
 EXPORTERS: dict[str, ModuleType] = {m.NAME: m for m in MODULES}
 
@@ -51,6 +51,8 @@ class ExportOptions:
         Name of the animation (glTF) or take/clip.
     vrm_expressions : bool
         glTF/VRM: channels named like a VRM expression drive it (through its binds).
+    fbx_ascii : bool
+        ``fbx``: write ASCII FBX 7.4 instead of binary.
     """
 
     keyframe_error: float | None = None
@@ -61,6 +63,7 @@ class ExportOptions:
     interpolation: str = "LINEAR"
     animation_name: str = "speech"
     vrm_expressions: bool = True
+    fbx_ascii: bool = False
 
 
 def target_match(rig: RigProfile, fmt: str, options: ExportOptions):

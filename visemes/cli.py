@@ -106,6 +106,7 @@ def _bake_parser(sub) -> None:
     e.add_argument("--interpolation", choices=["linear", "step"], default="linear",
                    help="key interpolation in gltf and fbx (default linear)")
     e.add_argument("--animation-name", default="speech", metavar="NAME", help="animation / take / clip name")
+    e.add_argument("--ascii", dest="fbx_ascii", action="store_true", help="fbx: ASCII FBX 7.4 instead of binary")
     e.add_argument("--no-vrm-expressions", dest="vrm_expressions", action="store_false",
                    help="gltf into a VRM: drive raw morph targets only, not the VRM expressions of the same name")
     e.add_argument("--moho-fps", type=float, default=24.0, metavar="FPS", help="moho-dat frame rate (24)")
@@ -136,7 +137,7 @@ def _settings(a: argparse.Namespace) -> Settings:
         raise VisemesError("--keyframes must be a positive error bound")
     export = ExportOptions(a.keyframes, a.moho_fps, a.preston_blair, into=a.into, mapping=a.mapping,
                            interpolation=a.interpolation.upper(), animation_name=a.animation_name,
-                           vrm_expressions=a.vrm_expressions)
+                           vrm_expressions=a.vrm_expressions, fbx_ascii=a.fbx_ascii)
     return Settings(rig=a.rig, timing=timing, export=export, engine=a.engine, mode=a.mode, language=a.language)
 
 
