@@ -4,7 +4,8 @@ Each format module defines ``NAME``, ``SUFFIX``, ``DESCRIPTION``, ``NEEDS``
 (``"curves"`` or ``"cues"``: whether it writes continuous curves or a 2D
 shape sequence) and ``render(lipsync, options) -> str | bytes``. Formats that
 animate a mesh's morph targets also set ``MESH_TARGETS = True``: their curves
-arrive renamed onto the ``--into`` file's targets by :func:`retarget`. Exporters know
+arrive renamed onto the ``--into`` file's targets by :func:`retarget` (or onto
+the sample head's, for formats that write it: ``SAMPLE_HEAD = True``). Exporters know
 formats, not phonetics: names come from the rig profile, timings from the
 :class:`~visemes.lipsync.Lipsync`. Writing is atomic and happens here, once.
 """
@@ -21,10 +22,23 @@ from visemes.fileio import write_bytes, write_text
 from visemes.lipsync import Lipsync
 from visemes.rigs import RigProfile
 
-from . import curves_csv, fbx, gltf, moho_dat, rhubarb_json, rhubarb_tsv, rhubarb_xml, segments_tsv, visemes_json
+from . import (
+    curves_csv,
+    fbx,
+    gltf,
+    moho_dat,
+    rhubarb_json,
+    rhubarb_tsv,
+    rhubarb_xml,
+    segments_tsv,
+    unity_anim,
+    unreal_csv,
+    visemes_json,
+)
 
 MODULES: tuple[ModuleType, ...] = (
     visemes_json, curves_csv, segments_tsv, rhubarb_tsv, rhubarb_json, rhubarb_xml, moho_dat, gltf, fbx,
+    unity_anim, unreal_csv,
 )
 EXPORTERS: dict[str, ModuleType] = {m.NAME: m for m in MODULES}
 
@@ -53,6 +67,8 @@ class ExportOptions:
         glTF/VRM: channels named like a VRM expression drive it (through its binds).
     fbx_ascii : bool
         ``fbx``: write ASCII FBX 7.4 instead of binary.
+    unity_path : str
+        ``unity``: transform path of the SkinnedMeshRenderer below the Animator ("" = the Animator's object).
     """
 
     keyframe_error: float | None = None
@@ -64,6 +80,7 @@ class ExportOptions:
     animation_name: str = "speech"
     vrm_expressions: bool = True
     fbx_ascii: bool = False
+    unity_path: str = ""
 
 
 def target_match(rig: RigProfile, fmt: str, options: ExportOptions):
@@ -75,7 +92,7 @@ def target_match(rig: RigProfile, fmt: str, options: ExportOptions):
     from visemes.rigs import retarget as rt
 
     module = EXPORTERS[fmt]
-    if not getattr(module, "MESH_TARGETS", False):
+    if not getattr(module, "MESH_TARGETS", False) or not (options.into or getattr(module, "SAMPLE_HEAD", False)):
         return None
     names = module.target_names(options.into, options.vrm_expressions) if options.into else _sample_head_targets()
     mapping = rt.read_mapping(options.mapping) if options.mapping else None

@@ -33,6 +33,7 @@ SUFFIX = ".fbx"
 NEEDS = "curves"
 DESCRIPTION = "FBX 7.4 blend shape animation: the sample head, or curves only for --into's channel names"
 MESH_TARGETS = True
+SAMPLE_HEAD = True
 
 VERSION = 7400
 KTIME_PER_SECOND = 46_186_158_000

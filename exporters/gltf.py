@@ -32,6 +32,7 @@ SUFFIX = ".glb"
 NEEDS = "curves"
 DESCRIPTION = "glTF 2.0 morph weights animation, added --into a .glb/.gltf/.vrm or on the sample head"
 MESH_TARGETS = True
+SAMPLE_HEAD = True
 
 GLB_MAGIC, JSON_CHUNK, BIN_CHUNK = 0x46546C67, 0x4E4F534A, 0x004E4942
 FLOAT, UNSIGNED_SHORT, UNSIGNED_INT = 5126, 5123, 5125

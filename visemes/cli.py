@@ -104,9 +104,12 @@ def _bake_parser(sub) -> None:
     e.add_argument("--map", dest="mapping", metavar="FILE",
                    help="channel -> morph target mapping (JSON or CSV) that overrides automatic retargeting")
     e.add_argument("--interpolation", choices=["linear", "step"], default="linear",
-                   help="key interpolation in gltf and fbx (default linear)")
+                   help="key interpolation in gltf, fbx and unity (default linear)")
     e.add_argument("--animation-name", default="speech", metavar="NAME", help="animation / take / clip name")
     e.add_argument("--ascii", dest="fbx_ascii", action="store_true", help="fbx: ASCII FBX 7.4 instead of binary")
+    e.add_argument("--unity-path", default="", metavar="PATH",
+                   help="unity: path of the SkinnedMeshRenderer below the Animator, e.g. Armature/Body (default: "
+                        "the Animator's own object)")
     e.add_argument("--no-vrm-expressions", dest="vrm_expressions", action="store_false",
                    help="gltf into a VRM: drive raw morph targets only, not the VRM expressions of the same name")
     e.add_argument("--moho-fps", type=float, default=24.0, metavar="FPS", help="moho-dat frame rate (24)")
@@ -137,7 +140,8 @@ def _settings(a: argparse.Namespace) -> Settings:
         raise VisemesError("--keyframes must be a positive error bound")
     export = ExportOptions(a.keyframes, a.moho_fps, a.preston_blair, into=a.into, mapping=a.mapping,
                            interpolation=a.interpolation.upper(), animation_name=a.animation_name,
-                           vrm_expressions=a.vrm_expressions, fbx_ascii=a.fbx_ascii)
+                           vrm_expressions=a.vrm_expressions, fbx_ascii=a.fbx_ascii,
+                           unity_path=a.unity_path)
     return Settings(rig=a.rig, timing=timing, export=export, engine=a.engine, mode=a.mode, language=a.language)
 
 
