@@ -94,9 +94,20 @@ def target_match(rig: RigProfile, fmt: str, options: ExportOptions):
     module = EXPORTERS[fmt]
     if not getattr(module, "MESH_TARGETS", False) or not (options.into or getattr(module, "SAMPLE_HEAD", False)):
         return None
-    names = module.target_names(options.into, options.vrm_expressions) if options.into else _sample_head_targets()
+    if options.into:
+        names = mesh_target_names(options.into, options.vrm_expressions and module is gltf)
+    else:
+        names = _sample_head_targets()
     mapping = rt.read_mapping(options.mapping) if options.mapping else None
     return rt.match(rig, names, mapping, source=str(options.into or "the sample head"))
+
+
+def mesh_target_names(path: str | Path, use_expressions: bool = False) -> list[str]:
+    """The names curves can drive in a mesh file: FBX blend shape channels, glTF/VRM morph targets
+    (and VRM expressions, with ``use_expressions``)."""
+    if Path(path).suffix.lower() == ".fbx":
+        return fbx.target_names(path)
+    return gltf.target_names(path, use_expressions)
 
 
 def retarget(lipsync: Lipsync, fmt: str, options: ExportOptions) -> Lipsync:

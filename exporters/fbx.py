@@ -353,13 +353,9 @@ def render(lipsync: Lipsync, options) -> bytes | str:
 
 # ---------------------------------------------------------------- reading channel names
 
-def target_names(path: str | Path, use_expressions: bool = False) -> list[str]:
-    """Blend shape channel names in an FBX file (binary or ASCII), or morph target names in a glTF/VRM."""
+def target_names(path: str | Path) -> list[str]:
+    """Blend shape channel names in an FBX file (binary or ASCII)."""
     path = Path(path)
-    if path.suffix.lower() != ".fbx":
-        from . import gltf
-
-        return gltf.target_names(path, use_expressions=False)
     try:
         data = path.read_bytes()
     except OSError as e:
