@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,20 @@ class RigProfile:
         if self.aliases:
             d["aliases"] = {k: list(v) for k, v in self.aliases.items()}
         return d
+
+
+def combined(a: RigProfile, b: RigProfile) -> RigProfile:
+    """One profile with the channels of two continuous rigs (``--rig arkit --add-rig vrm``)."""
+    if a.discrete or b.discrete:
+        raise VisemesError(f"only continuous rigs can be combined ({a.name}, {b.name})")
+    clash = set(a.channels) & set(b.channels)
+    if clash:
+        raise VisemesError(f"rigs {a.name} and {b.name} share channel names ({', '.join(sorted(clash))})")
+    return replace(a, name=f"{a.name}+{b.name}", channels=a.channels + b.channels,
+                   description=f"{a.name} and {b.name} together",
+                   poses={v: {**a.poses.get(v, {}), **b.poses.get(v, {})} for v in VISEMES},
+                   rest={**a.rest, **b.rest}, aliases={**a.aliases, **b.aliases},
+                   loudness_channels=a.loudness_channels + b.loudness_channels, ranges={**a.ranges, **b.ranges})
 
 
 def builtin_names() -> list[str]:

@@ -215,6 +215,20 @@ def test_vrm_lip_expressions_are_driven_and_every_extension_is_kept(tmp_path, ve
     assert got[:, names.index("viseme_aa")].max() > 0.5
 
 
+def test_arkit_shapes_and_vrm_lip_expressions_together(tmp_path):
+    into = _vrm(tmp_path, "1.0")
+    out = tmp_path / "both.vrm"
+    r = run_cli("bake", TIMING, "--rig", "arkit", "--add-rig", "vrm", "--format", "gltf", "--into", into, "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert "57 of 57 channels matched" in r.stderr
+    assert_valid(out)
+    arkit, vrm = lipsync("arkit").curves, lipsync("vrm").curves
+    t, w, names, _ = animation(out)["head"]
+    got = sample(arkit.times, t, w, "LINEAR")
+    np.testing.assert_allclose(got[:, names.index("jawOpen")], arkit.channel("jawOpen"), atol=1e-4)
+    np.testing.assert_allclose(got[:, names.index("viseme_aa")], vrm.channel("aa"), atol=1e-4)
+
+
 def test_cc_style_names_are_retargeted_and_the_report_lists_what_did_not_match(tmp_path):
     head = sample_head()[0]
     cc = {"Mouth_Smile_L": "mouthSmileLeft", "Mouth_Smile_R": "mouthSmileRight", "Jaw_Open": "jawOpen",

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from visemes.exporters import EXPORTERS, ExportOptions, export, retarget
-from visemes.rigs import RigProfile, load_rig
+from visemes.rigs import RigProfile, combined, load_rig
 
 from .animate import AnimationParams, animate
 from .audio import is_audio, load_audio
+from .curves import Curves
 from .engines import analyse
 from .errors import VisemesError, file_error
 from .features import FPS, loudness
@@ -28,6 +31,7 @@ class Settings:
     """
 
     rig: str = "arkit"
+    add_rig: str | None = None
     timing: dict[str, float | None] = field(default_factory=dict)
     export: ExportOptions = field(default_factory=ExportOptions)
     engine: str = "neural"
@@ -49,7 +53,7 @@ def lipsync_from_timing(path: str | Path, rig: RigProfile, params: AnimationPara
     loud = loudness(samples) if samples is not None else None
     curves, cues = animate(visemes, rig, params, loud, FPS)
     return Lipsync(source=path.name, duration=visemes.duration, visemes=visemes, curves=curves, rig=rig,
-                   phones=track if track.kind == "phones" else None, cues=cues)
+                   phones=track if track.kind == "phones" else None, cues=cues, loudness=loud)
 
 
 def rhubarb_cues(lipsync: Lipsync, params: dict[str, float | None]) -> Lipsync:
@@ -73,11 +77,21 @@ def lipsync_from_audio(path: Path, rig: RigProfile, params: AnimationParams, set
         raise file_error(path, str(e)) from None
     for warning in analysis.warnings:
         print(f"warning: {path}: {warning}", file=sys.stderr)
-    curves, cues = animate(analysis.visemes, rig, params, loudness(samples), FPS)
+    loud = loudness(samples)
+    curves, cues = animate(analysis.visemes, rig, params, loud, FPS)
     return Lipsync(source=path.name, duration=analysis.visemes.duration, visemes=analysis.visemes, curves=curves,
                    rig=rig, phones=analysis.phones, cues=cues,
                    engine=settings.engine if settings.engine != "neural" else f"neural-{settings.mode}",
-                   language=language, transcript=text)
+                   language=language, transcript=text, loudness=loud)
+
+
+def add_rig(lipsync: Lipsync, extra: RigProfile, timing: dict[str, float | None]) -> Lipsync:
+    """The same lipsync with ``extra``'s channels animated too (e.g. VRM lip expressions beside ARKit shapes)."""
+    both = combined(lipsync.rig, extra)
+    curves, _ = animate(lipsync.visemes, extra, AnimationParams.for_rig(extra, **timing), lipsync.loudness, FPS)
+    frames = min(lipsync.curves.frames, curves.frames)
+    values = np.concatenate([lipsync.curves.values[:frames], curves.values[:frames]], axis=1)
+    return replace(lipsync, rig=both, curves=Curves(curves.fps, list(both.channels), values))
 
 
 def read_transcript(transcript: str | None) -> str | None:
@@ -112,6 +126,8 @@ def bake_file(source: str | Path, outputs: list[tuple[str, Path | str]], setting
         lipsync = lipsync_from_audio(source, rig, params, settings, transcript, language)
     else:
         lipsync = lipsync_from_timing(source, rig, params, audio)
+    if settings.add_rig:
+        lipsync = add_rig(lipsync, load_rig(settings.add_rig), settings.timing)
     for fmt, out in outputs:
         module = EXPORTERS[fmt]
         data = rhubarb_cues(lipsync, settings.timing) if module.NEEDS == "cues" else lipsync
@@ -126,4 +142,4 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
-__all__ = ["Settings", "bake_file", "check_format", "lipsync_from_audio", "lipsync_from_timing"]
+__all__ = ["Settings", "add_rig", "bake_file", "check_format", "lipsync_from_audio", "lipsync_from_timing"]

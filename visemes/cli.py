@@ -7,7 +7,7 @@ import json
 import sys
 
 from visemes.exporters import EXPORTERS, ExportOptions, target_match
-from visemes.rigs import builtin_names, load_rig
+from visemes.rigs import builtin_names, combined, load_rig
 
 from .bake import Settings, check_format
 from .batch import Report, plan, read_manifest, run
@@ -75,6 +75,9 @@ def _bake_parser(sub) -> None:
                    help=f"output format, repeatable: {', '.join(EXPORTERS)} (default: json)")
     b.add_argument("-r", "--rig", default="arkit", metavar="RIG",
                    help=f"rig profile name ({', '.join(builtin_names())}) or file (default: arkit)")
+    b.add_argument("--add-rig", metavar="RIG",
+                   help="animate this rig's channels too, e.g. --rig arkit --add-rig vrm drives a VRM's lip "
+                        "expressions as well as its ARKit morph targets")
     b.add_argument("--manifest", metavar="FILE", help="CSV or JSON list of inputs for a batch")
     b.add_argument("--audio", metavar="FILE", help="the audio of a single timing file: drives jaw loudness")
     m = b.add_argument_group("audio analysis")
@@ -142,13 +145,16 @@ def _settings(a: argparse.Namespace) -> Settings:
                            interpolation=a.interpolation.upper(), animation_name=a.animation_name,
                            vrm_expressions=a.vrm_expressions, fbx_ascii=a.fbx_ascii,
                            unity_path=a.unity_path)
-    return Settings(rig=a.rig, timing=timing, export=export, engine=a.engine, mode=a.mode, language=a.language)
+    return Settings(rig=a.rig, add_rig=a.add_rig, timing=timing, export=export, engine=a.engine, mode=a.mode,
+                    language=a.language)
 
 
 def _cmd_bake(a: argparse.Namespace) -> int:
     formats = [check_format(f) for f in (a.format or ["json"])]
     settings = _settings(a)
     rig = load_rig(a.rig)  # an unknown rig, or a mesh nothing matches, fails once, before any work
+    if a.add_rig:
+        rig = combined(rig, load_rig(a.add_rig))
     for fmt in formats:
         m = target_match(rig, fmt, settings.export)
         if m is not None and a.output != "-" and (settings.export.into or m.unmatched):

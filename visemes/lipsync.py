@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from visemes.rigs import RigProfile
 
 from .curves import Curves
@@ -34,6 +36,8 @@ class Lipsync:
         What made the timings: ``"timing"`` for timing files, else the audio engine.
     language : str, optional
     transcript : str, optional
+    loudness : ndarray, optional
+        Speech loudness 0..1 per analysis frame (100/s), when there was audio.
     """
 
     source: str
@@ -46,3 +50,4 @@ class Lipsync:
     engine: str = "timing"
     language: str | None = None
     transcript: str | None = None
+    loudness: np.ndarray | None = None
