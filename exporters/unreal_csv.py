@@ -17,7 +17,7 @@ from visemes.curves import shared_keys
 from visemes.lipsync import Lipsync
 
 NAME = "unreal"
-SUFFIX = ".csv"
+SUFFIX = ".unreal.csv"
 NEEDS = "curves"
 DESCRIPTION = "Unreal Curve Table CSV: Name,t0,t1,... then one row per curve (weights 0..1)"
 MESH_TARGETS = True
