@@ -176,13 +176,13 @@ def _manifest_rows(path: Path) -> list[dict[str, str]]:
     return [{k.strip(): (v or "").strip() for k, v in r.items() if k} for r in reader]
 
 
-def up_to_date(job: Job, rig: str) -> bool:
-    """Every output exists and is newer than every input it depends on (input, audio, rig file)."""
+def up_to_date(job: Job, rig: str, extra: Iterable[Path] = ()) -> bool:
+    """Every output exists and is newer than every input it depends on (input, audio, rig file, ``extra``)."""
     if any(o == "-" for _, o in job.outputs):
         return False
     rig_file = Path(rig) if Path(rig).suffix.lower() in (".json", ".toml") else RIG_DIR / f"{rig}.json"
     try:
-        newest = max(p.stat().st_mtime for p in [*job.dependencies(), rig_file] if p.exists())
+        newest = max(p.stat().st_mtime for p in [*job.dependencies(), rig_file, *extra] if p.exists())
         return all(Path(o).stat().st_mtime >= newest for _, o in job.outputs)
     except OSError:
         return False
@@ -225,8 +225,9 @@ def run(jobs: list[Job], settings: Settings, workers: int = 0, force: bool = Fal
     """
     report = Report()
     todo = []
+    meshes = [Path(p) for p in (settings.export.into, settings.export.mapping) if p]
     for job in jobs:
-        if not force and up_to_date(job, job.rig or settings.rig):
+        if not force and up_to_date(job, job.rig or settings.rig, meshes):
             report.skipped.append(job)
         else:
             todo.append(job)
