@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from visemes.curves import Curves, reduce_keys
+from visemes.curves import Curves, channel_keys
 from visemes.errors import file_error
 from visemes.lipsync import Lipsync
 from visemes.mesh import MeshPart
@@ -271,14 +271,6 @@ def _channel(name: str, ids: _Ids, objects: Node) -> np.int64:
     return cid
 
 
-def _keys(times: np.ndarray, y: np.ndarray, interpolation: str, max_error: float | None) -> np.ndarray:
-    if max_error is None:
-        return np.arange(len(y))
-    if interpolation == "LINEAR":
-        return reduce_keys(y, max_error)
-    return np.unique(np.r_[0, np.flatnonzero(np.diff(y) != 0) + 1, len(y) - 1])
-
-
 def _animation(curves: Curves, channels: list[tuple[str, np.int64]], ids: _Ids, objects: Node, links: list,
                name: str, duration: float, interpolation: str, max_error: float | None) -> None:
     stack, layer = ids(), ids()
@@ -291,7 +283,7 @@ def _animation(curves: Curves, channels: list[tuple[str, np.int64]], ids: _Ids, 
     times = curves.times
     for target, channel in channels:
         y = curves.channel(target).astype(np.float64)
-        k = _keys(times, y, interpolation, max_error)
+        k = channel_keys(y, interpolation, max_error)
         t, v = times[k], y[k] * 100.0
         if duration > t[-1] + 1e-6:
             t, v = np.r_[t, duration], np.r_[v, v[-1]]

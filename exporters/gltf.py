@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from visemes.curves import shared_keys
+from visemes.curves import shared_keys, step_keys
 from visemes.errors import file_error
 from visemes.lipsync import Lipsync
 from visemes.mesh import MeshPart
@@ -305,8 +305,7 @@ def add_animation(g: Gltf, name: str, times: np.ndarray, weights: dict[int, np.n
     if max_error is not None and interpolation == "LINEAR":
         keep, table = shared_keys(table, max_error)
     elif max_error is not None:
-        keep = np.flatnonzero(np.r_[True, np.any(np.diff(table, axis=0) != 0, axis=1)])
-        keep = np.unique(np.r_[keep, len(times) - 1])
+        keep = step_keys(table)
         table = table[keep]
     t = np.asarray(times, dtype=np.float64)[keep]
     if end is not None and end > t[-1] + 1e-6:

@@ -15,7 +15,7 @@ import zlib
 
 import numpy as np
 
-from visemes.curves import reduce_keys
+from visemes.curves import channel_keys
 from visemes.lipsync import Lipsync
 
 NAME = "unity"
@@ -54,13 +54,9 @@ def _curves(lipsync: Lipsync, options) -> list[tuple[str, np.ndarray, np.ndarray
     c = lipsync.curves
     out = []
     for name in c.channels:
-        y = c.channel(name).astype(np.float64) * 100.0
-        if options.keyframe_error is None:
-            k = np.arange(len(y))
-        elif options.interpolation == "LINEAR":
-            k = reduce_keys(y, options.keyframe_error * 100.0)
-        else:
-            k = np.unique(np.r_[0, np.flatnonzero(np.diff(y) != 0) + 1, len(y) - 1])
+        y = c.channel(name).astype(np.float64)
+        k = channel_keys(y, options.interpolation, options.keyframe_error)
+        y = y * 100.0
         t, v = c.times[k], y[k]
         if lipsync.duration > t[-1] + 1e-6:
             t, v = np.r_[t, lipsync.duration], np.r_[v, v[-1]]

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from visemes.curves import Curves, reduce_keys
+from visemes.curves import Curves, channel_keys, reduce_keys, step_keys
 
 values = st.integers(2, 200).flatmap(
     lambda n: arrays(np.float32, (n, 3), elements=st.floats(0, 1, width=32)))
@@ -55,3 +55,16 @@ def test_resampling_to_double_rate_passes_through_the_original_samples():
 def test_curves_refuse_values_that_do_not_match_the_channels():
     with pytest.raises(ValueError):
         Curves(30, ["a", "b"], np.zeros((10, 3)))
+
+
+@given(st.lists(st.sampled_from([0.0, 0.25, 1.0]), min_size=1, max_size=60),
+       st.integers(min_value=1, max_value=3))
+def test_held_step_keys_reproduce_every_frame(values, columns):
+    y = np.tile(np.array(values, dtype=np.float32)[:, None], (1, columns))
+    y[:, -1] = y[::-1, 0]
+    keys = step_keys(y)
+    held = y[keys][np.searchsorted(keys, np.arange(len(y)), side="right") - 1]
+    np.testing.assert_array_equal(held, y)
+    assert keys[0] == 0 and keys[-1] == len(y) - 1
+    np.testing.assert_array_equal(channel_keys(y[:, 0], "STEP", 0.01), step_keys(y[:, 0]))
+    np.testing.assert_array_equal(channel_keys(y[:, 0]), np.arange(len(y)))

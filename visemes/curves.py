@@ -101,6 +101,24 @@ def reduce_keys(y: np.ndarray, max_error: float) -> np.ndarray:
     return np.flatnonzero(keep)
 
 
+def step_keys(values: np.ndarray) -> np.ndarray:
+    """Indices of the frames where ``values`` (``[frames]`` or ``[frames, columns]``) change, plus the first and
+    last: held (STEP) keys there reproduce every frame exactly."""
+    v = np.asarray(values)
+    changed = np.diff(v, axis=0) != 0
+    if v.ndim > 1:
+        changed = changed.any(axis=1)
+    return np.unique(np.r_[0, np.flatnonzero(changed) + 1, len(v) - 1])
+
+
+def channel_keys(y: np.ndarray, interpolation: str = "LINEAR", max_error: float | None = None) -> np.ndarray:
+    """Frames to key for one channel: all of them without ``max_error``; else :func:`reduce_keys` for
+    LINEAR playback or :func:`step_keys` for STEP."""
+    if max_error is None:
+        return np.arange(len(y))
+    return reduce_keys(y, max_error) if interpolation == "LINEAR" else step_keys(y)
+
+
 def shared_keys(values: np.ndarray, max_error: float) -> tuple[np.ndarray, np.ndarray]:
     """Keys shared by all columns of ``values [frames, columns]`` (formats that key every channel at once).
 
