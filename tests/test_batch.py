@@ -96,3 +96,37 @@ def test_two_inputs_that_would_write_the_same_output_are_refused(tmp_path):
         (tmp_path / d / "x.tsv").write_text("0 0.1 sil\n")
     r = run_cli("bake", tmp_path / "a" / "x.tsv", tmp_path / "b" / "x.tsv", "-o", tmp_path / "out")
     assert r.returncode == 1 and "would both write" in r.stderr
+
+
+def test_a_line_that_hits_a_passing_io_error_is_retried_then_reported(monkeypatch, tmp_path):
+    from visemes import batch
+
+    calls = []
+
+    def flaky(source, *args, **kwargs):
+        calls.append(source)
+        if len(calls) < 3:
+            raise OSError("connection reset")
+
+    monkeypatch.setattr(batch, "bake_file", flaky)
+    job = batch.Job(SAMPLES / "hello.tsv", (("json", tmp_path / "a.json"),))
+    assert batch._work((job, batch.Settings())) is None and len(calls) == 3
+    calls.clear()
+
+    def broken(source, *args, **kwargs):
+        calls.append(source)
+        raise OSError("gone")
+
+    monkeypatch.setattr(batch, "bake_file", broken)
+    err = batch._work((job, batch.Settings()))
+    assert len(calls) == batch.RETRIES + 1 and err == f"{job.source}: failed 3 times (OSError: gone)"
+
+
+def test_outputs_can_go_to_an_fsspec_uri_and_are_then_up_to_date(tmp_path):
+    folder = tmp_path / "remote"
+    uri = "file://" + str(folder) + "/"
+    r = run_cli("bake", SAMPLES / "hello.tsv", SAMPLES / "hola.tsv", "-f", "json", "-f", "csv", "-o", uri)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["hello.csv", "hello.json", "hola.csv", "hola.json"]
+    again = run_cli("bake", SAMPLES / "hello.tsv", SAMPLES / "hola.tsv", "-f", "json", "-f", "csv", "-o", uri)
+    assert again.returncode == 0 and "0 baked, 2 up to date" in again.stderr

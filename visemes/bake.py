@@ -131,7 +131,10 @@ def bake_file(source: str | Path, outputs: list[tuple[str, Path | str]], setting
     for fmt, out in outputs:
         module = EXPORTERS[fmt]
         data = rhubarb_cues(lipsync, settings.timing) if module.NEEDS == "cues" else lipsync
-        data = retarget(data, fmt, settings.export)
+        try:
+            data = retarget(data, fmt, settings.export)
+        except VisemesError as e:
+            raise VisemesError(f"{source}: {e}") from None
         export(data, fmt, out, settings.export)
     return lipsync
 

@@ -22,8 +22,11 @@ from visemes.rigs import RIG_DIR
 
 from .audio import AUDIO_SUFFIXES
 from .bake import Settings, bake_file
+from .engines import WEIGHTS
 from .errors import VisemesError, file_error
+from .fileio import is_uri, mtime
 
+RETRIES = 2
 TIMING_SUFFIXES = frozenset({".tsv", ".json", ".jsonl", ".xml", ".textgrid", ".marks", ".lab"})
 MANIFEST_COLUMNS = ("input", "audio", "timing", "transcript", "rig", "language", "output")
 
@@ -37,7 +40,7 @@ class Job:
     """
 
     source: Path
-    outputs: tuple[tuple[str, Path], ...]
+    outputs: tuple[tuple[str, Path | str], ...]
     audio: Path | None = None
     rig: str | None = None
     transcript: str | None = None
@@ -56,6 +59,18 @@ class Report:
     done: list[Job] = field(default_factory=list)
     skipped: list[Job] = field(default_factory=list)
     failed: list[tuple[Job, str]] = field(default_factory=list)
+
+
+def _location(out: str) -> Path | str:
+    """An output location as given: a URI stays a string, a local path becomes a Path."""
+    return out if is_uri(out) else Path(out)
+
+
+def join(folder: str | Path, rel: Path) -> Path | str:
+    """``folder / rel`` for a local folder or a URI prefix."""
+    if is_uri(folder):
+        return str(folder).rstrip("/") + "/" + rel.as_posix()
+    return Path(folder) / rel
 
 
 def output_name(rel: Path, fmt: str) -> Path:
@@ -82,8 +97,8 @@ def plan(inputs: Iterable[str | Path], formats: list[str], out: str | Path | Non
         raise VisemesError("no output given: add -o FILE (one input, one format) or -o FOLDER")
     out_s = str(out)
     single = len(inputs) == 1 and not inputs[0].is_dir() and len(formats) == 1
-    if single and (out_s == "-" or not (out_s.endswith(("/", os.sep)) or Path(out_s).is_dir())):
-        return _unique([Job(inputs[0], ((formats[0], Path(out_s) if out_s != "-" else "-"),),
+    if single and (out_s == "-" or not (out_s.endswith(("/", os.sep)) or (not is_uri(out_s) and Path(out_s).is_dir()))):
+        return _unique([Job(inputs[0], ((formats[0], _location(out_s) if out_s != "-" else "-"),),
                             Path(audio) if audio else None, transcript=transcript)])
     if audio is not None or transcript is not None:
         raise VisemesError("--audio and --transcript go with a single input; for batches use manifest columns")
@@ -98,7 +113,7 @@ def plan(inputs: Iterable[str | Path], formats: list[str], out: str | Path | Non
             pairs = [(p, p.relative_to(src)) for p in found]
         else:
             pairs = [(src, Path(src.name))]
-        jobs += [Job(p, tuple((f, Path(out) / output_name(rel, f)) for f in formats)) for p, rel in pairs]
+        jobs += [Job(p, tuple((f, join(out, output_name(rel, f))) for f in formats)) for p, rel in pairs]
     return _unique(jobs)
 
 
@@ -109,7 +124,7 @@ def _unique(jobs: list[Job]) -> list[Job]:
         for fmt, path in job.outputs:
             if path == "-":
                 continue
-            key = Path(path).resolve()
+            key = path if is_uri(path) else Path(path).resolve()
             if key == job.source.resolve():
                 raise file_error(job.source, f"the {fmt} output would overwrite the input")
             if key in seen and seen[key] != job.source:
@@ -143,9 +158,9 @@ def read_manifest(path: str | Path, formats: list[str], out: str | Path | None) 
         if row.get("output"):
             if len(formats) != 1:
                 raise VisemesError(f"{where}: an 'output' column takes exactly one --format")
-            outputs = ((formats[0], base / row["output"]),)
+            outputs = ((formats[0], row["output"] if is_uri(row["output"]) else base / row["output"]),)
         elif out is not None:
-            outputs = tuple((f, Path(out) / output_name(Path(src.name), f)) for f in formats)
+            outputs = tuple((f, join(out, output_name(Path(src.name), f))) for f in formats)
         else:
             raise VisemesError(f"{where}: no 'output' and no -o FOLDER")
         text = row.get("transcript") or None
@@ -183,7 +198,7 @@ def up_to_date(job: Job, rig: str, extra: Iterable[Path] = ()) -> bool:
     rig_file = Path(rig) if Path(rig).suffix.lower() in (".json", ".toml") else RIG_DIR / f"{rig}.json"
     try:
         newest = max(p.stat().st_mtime for p in [*job.dependencies(), rig_file, *extra] if p.exists())
-        return all(Path(o).stat().st_mtime >= newest for _, o in job.outputs)
+        return all((mtime(o) or 0.0) >= newest for _, o in job.outputs)
     except OSError:
         return False
 
@@ -193,7 +208,7 @@ def _remove_stale_temporaries(jobs: list[Job]) -> None:
     wanted: dict[Path, set[str]] = {}
     for job in jobs:
         for _, out in job.outputs:
-            if out != "-":
+            if out != "-" and not is_uri(out):
                 wanted.setdefault(Path(out).parent, set()).add(Path(out).name)
     for folder, names in wanted.items():
         if not folder.is_dir():
@@ -205,48 +220,76 @@ def _remove_stale_temporaries(jobs: list[Job]) -> None:
 
 
 def _work(item: tuple[Job, Settings]) -> str | None:
-    """Run one job; the error message, or None on success. Never raises for bad input."""
+    """Run one job; the error message, or None on success. Never raises for bad input.
+
+    An OSError (a network file system or object store hiccup) is retried up to
+    ``RETRIES`` times; bad input is not, as it would fail the same way again.
+    """
     job, settings = item
-    try:
-        bake_file(job.source, list(job.outputs), replace(settings, rig=job.rig or settings.rig), job.audio,
-                  job.transcript, job.language)
-    except VisemesError as e:
-        return str(e)
-    except (OSError, ValueError, KeyError, IndexError, TypeError, ArithmeticError) as e:
-        return f"{job.source}: failed ({type(e).__name__}: {e})"
+    for attempt in range(RETRIES + 1):
+        try:
+            bake_file(job.source, list(job.outputs), replace(settings, rig=job.rig or settings.rig), job.audio,
+                      job.transcript, job.language)
+            return None
+        except VisemesError as e:
+            return str(e)
+        except OSError as e:
+            if attempt == RETRIES:
+                return f"{job.source}: failed {RETRIES + 1} times ({type(e).__name__}: {e})"
+        except (ValueError, KeyError, IndexError, TypeError, ArithmeticError) as e:
+            return f"{job.source}: failed ({type(e).__name__}: {e})"
     return None
 
 
+def bake_chunk(items: list[tuple[Job, Settings]]) -> list[str | None]:
+    """Run several jobs in one worker (a unit of work for a cluster); their error messages or None."""
+    return [_work(item) for item in items]
+
+
+def _dependencies(job: Job, settings: Settings) -> list[Path]:
+    """What else an output depends on: the --into mesh, the mapping, and the model for analysed audio."""
+    deps = [Path(p) for p in (settings.export.into, settings.export.mapping) if p]
+    if job.source.suffix.lower() in AUDIO_SUFFIXES and settings.engine == "neural":
+        deps.append(WEIGHTS)
+    return deps
+
+
 def run(jobs: list[Job], settings: Settings, workers: int = 0, force: bool = False,
-        on_result: Callable[[Job, str | None], None] | None = None) -> Report:
-    """Bake ``jobs`` over ``workers`` processes (0 = every core), skipping up-to-date ones.
+        on_result: Callable[[Job, str | None], None] | None = None, executor: str = "local") -> Report:
+    """Bake ``jobs``, skipping up-to-date ones, on ``workers`` local processes (0 = every core) or on a
+    Ray cluster (``executor`` ``"ray"`` or ``"ray://HOST:PORT"``, see :mod:`visemes.cluster`).
 
     ``on_result(job, error)`` is called as each job finishes (for progress).
     """
     report = Report()
     todo = []
-    meshes = [Path(p) for p in (settings.export.into, settings.export.mapping) if p]
     for job in jobs:
-        if not force and up_to_date(job, job.rig or settings.rig, meshes):
+        if not force and up_to_date(job, job.rig or settings.rig, _dependencies(job, settings)):
             report.skipped.append(job)
         else:
             todo.append(job)
     _remove_stale_temporaries(todo)
-    workers = min(workers or os.cpu_count() or 1, max(1, len(todo)))
     items = [(job, settings) for job in todo]
+    if executor != "local":
+        from .cluster import run_on_ray
+
+        _collect(todo, run_on_ray(items, executor), report, on_result)
+        return report
+    workers = min(workers or os.cpu_count() or 1, max(1, len(todo)))
     if workers == 1:
-        results: Iterable[str | None] = map(_work, items)
-        _collect(todo, results, report, on_result)
+        _collect(todo, enumerate(map(_work, items)), report, on_result)
     else:
         chunk = max(1, min(16, len(items) // (workers * 8)))
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            _collect(todo, pool.map(_work, items, chunksize=chunk), report, on_result)
+            _collect(todo, enumerate(pool.map(_work, items, chunksize=chunk)), report, on_result)
     return report
 
 
-def _collect(todo: list[Job], results: Iterable[str | None], report: Report,
+def _collect(todo: list[Job], results: Iterable[tuple[int, str | None]], report: Report,
              on_result: Callable[[Job, str | None], None] | None) -> None:
-    for job, err in zip(todo, results, strict=True):
+    """Record ``(index into todo, error or None)`` results as they come, in any order."""
+    for i, err in results:
+        job = todo[i]
         if err is None:
             report.done.append(job)
         else:

@@ -88,6 +88,9 @@ def _bake_parser(sub) -> None:
     m.add_argument("--transcript", metavar="TEXT|FILE", help="the words spoken: aligns phones to them")
     m.add_argument("--language", metavar="xx", help="language of the transcript (en, es, fr, de, it, pt, ja, ...)")
     b.add_argument("-j", "--jobs", type=int, default=0, metavar="N", help="worker processes (default: all cores)")
+    b.add_argument("--executor", default="local", metavar="local|ray|ray://HOST:PORT",
+                   help="where a batch runs: local processes (default), or a Ray cluster (RAY_ADDRESS, one "
+                        "started with 'ray start', or Ray Client at ray://HOST:PORT); needs visemes[ray]")
     b.add_argument("--force", action="store_true", help="redo outputs that are already up to date")
     g = b.add_argument_group("animation (defaults come from the rig profile)")
     g.add_argument("--fps", type=float, help="curve frame rate (default 60)")
@@ -150,6 +153,8 @@ def _settings(a: argparse.Namespace) -> Settings:
 
 
 def _cmd_bake(a: argparse.Namespace) -> int:
+    if a.executor not in ("local", "ray") and not a.executor.startswith("ray://"):
+        raise VisemesError(f"unknown --executor {a.executor!r} (use local, ray or ray://HOST:PORT)")
     formats = [check_format(f) for f in (a.format or ["json"])]
     settings = _settings(a)
     rig = load_rig(a.rig)  # an unknown rig, or a mesh nothing matches, fails once, before any work
@@ -169,12 +174,12 @@ def _cmd_bake(a: argparse.Namespace) -> int:
         raise VisemesError("nothing to bake: give INPUT files or folders, or --manifest FILE")
     # skipping up-to-date outputs is for batches; one named file is always baked
     force = a.force or (len(jobs) == 1 and not a.manifest)
-    report = _run_with_progress(jobs, settings, a.jobs, force)
+    report = _run_with_progress(jobs, settings, a.jobs, force, a.executor)
     _summary(report, quiet=a.output == "-")
     return 1 if report.failed else 0
 
 
-def _run_with_progress(jobs, settings: Settings, workers: int, force: bool) -> Report:
+def _run_with_progress(jobs, settings: Settings, workers: int, force: bool, executor: str) -> Report:
     from tqdm import tqdm
 
     with tqdm(total=len(jobs), unit="file", desc="baking", disable=None if len(jobs) > 1 else True,
@@ -184,7 +189,7 @@ def _run_with_progress(jobs, settings: Settings, workers: int, force: bool) -> R
                 bar.write(f"error: {err}", file=sys.stderr)
             bar.update()
 
-        report = run(jobs, settings, workers, force, on_result)
+        report = run(jobs, settings, workers, force, on_result, executor)
         bar.update(len(report.skipped))
     return report
 

@@ -3,7 +3,10 @@
 Every file the package writes goes through :func:`atomic_write`: the content is
 written to a temporary file in the destination folder and renamed over the
 destination only once it is complete, so an interrupted run leaves either the
-old file or the new one, never a truncated one.
+old file or the new one, never a truncated one. Destinations may also be
+fsspec URIs (``s3://bucket/key``, ``gs://``, ``file://``...; the backend's
+package must be installed): the content goes to a temporary object first and is
+then moved into place.
 """
 
 from __future__ import annotations
@@ -16,6 +19,54 @@ from pathlib import Path
 from typing import IO
 
 from .errors import file_error
+
+
+def is_uri(path: str | Path) -> bool:
+    """Whether ``path`` is a URL-style location (``scheme://...``) rather than a local path."""
+    return isinstance(path, str) and "://" in path and not path.startswith("-")
+
+
+def mtime(path: str | Path) -> float | None:
+    """Modification time (seconds since the epoch) of a local file or URI, or None when it does not exist."""
+    if not is_uri(path):
+        try:
+            return Path(path).stat().st_mtime
+        except OSError:
+            return None
+    import fsspec
+
+    fs, p = fsspec.core.url_to_fs(path)
+    try:
+        return fs.modified(p).timestamp()
+    except (FileNotFoundError, OSError):
+        return None
+
+
+@contextlib.contextmanager
+def _atomic_uri(uri: str, mode: str, encoding: str | None) -> Iterator[IO]:
+    import uuid
+
+    import fsspec
+
+    fs, target = fsspec.core.url_to_fs(uri)
+    tmp = f"{target}.{uuid.uuid4().hex}.tmp"
+    try:
+        fs.makedirs(fs._parent(target), exist_ok=True)
+        with fs.open(tmp, "wb") as raw:
+            if "b" in mode:
+                yield raw
+            else:
+                import io
+
+                text = io.TextIOWrapper(raw, encoding=encoding or "utf-8", newline="")
+                yield text
+                text.flush()
+                text.detach()
+        fs.mv(tmp, target)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            fs.rm(tmp)
+        raise
 
 
 @contextlib.contextmanager
@@ -34,6 +85,10 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
     encoding : str, optional
         Text encoding (ignored for binary mode).
     """
+    if is_uri(path):
+        with _atomic_uri(str(path), mode, encoding) as f:
+            yield f
+        return
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

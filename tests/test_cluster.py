@@ -1,0 +1,123 @@
+"""The same batch on a local Ray cluster: identical outputs, and nothing half-written when a worker dies."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLES
+
+LINES = 200
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(tmp_path_factory):
+    """``ray start --head`` on loopback with two worker CPUs; yields the environment that points at it."""
+    ray = shutil.which("ray")
+    assert ray, "Ray is needed for the cluster tests: pip install 'visemes[ray]'"
+    port = _free_port()
+    env = {**os.environ, "RAY_ADDRESS": f"127.0.0.1:{port}", "RAY_USAGE_STATS_ENABLED": "0"}
+    start = [ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "2",
+             "--include-dashboard=false", "--disable-usage-stats", "--object-store-memory", str(200 * 2**20)]
+    r = subprocess.run(start, capture_output=True, text=True, env=env, timeout=180)
+    assert r.returncode == 0, r.stderr[-3000:]
+    yield env
+    subprocess.run([ray, "stop", "--force"], capture_output=True, env=env, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory) -> Path:
+    """200 different lines (cuts of the sample's timings), a third of them on the vrm rig."""
+    d = tmp_path_factory.mktemp("lines")
+    src = (SAMPLES / "hello.tsv").read_text().splitlines()
+    rows = ["input,rig,language,output"]
+    for i in range(LINES):
+        (d / f"line{i:03d}.tsv").write_text("\n".join(src[: 15 + i % 45]) + "\n")
+        rows.append(f"line{i:03d}.tsv,{'vrm' if i % 3 == 0 else ''},,out/line{i:03d}.json")
+    (d / "lines.csv").write_text("\n".join(rows) + "\n")
+    (d / "inputs.csv").write_text("input\n" + "".join(f"line{i:03d}.tsv\n" for i in range(LINES)))
+    return d / "lines.csv"
+
+
+def bake(manifest: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "visemes", "bake", "--manifest", str(manifest), *args],
+                          capture_output=True, text=True, env=env, timeout=900)
+
+
+def test_a_ray_cluster_writes_the_same_bytes_as_local_workers(ray_cluster, manifest, tmp_path):
+    local = bake(manifest, ray_cluster, "-f", "json", "--jobs", "2")
+    assert local.returncode == 0, local.stderr
+    out = manifest.parent / "out"
+    expected = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert len(expected) == LINES
+    shutil.rmtree(out)
+    r = bake(manifest, ray_cluster, "-f", "json", "--executor", "ray")
+    assert r.returncode == 0, r.stderr
+    assert f"{LINES} baked" in r.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == expected
+    again = bake(manifest, ray_cluster, "-f", "json", "--executor", "ray")  # resumable: nothing left to do
+    assert again.returncode == 0 and f"0 baked, {LINES} up to date" in again.stderr
+
+
+def _workers_running_tasks() -> list[int]:
+    r = subprocess.run(["pgrep", "-f", "ray::bake_chunk"], capture_output=True, text=True)
+    return [int(x) for x in r.stdout.split()]
+
+
+def test_killing_a_worker_leaves_every_line_written_or_reported(ray_cluster, manifest):
+    out = manifest.parent / "killed"
+    shutil.rmtree(out, ignore_errors=True)
+    inputs = manifest.parent / "inputs.csv"  # no output column: files go to -o, named after the inputs
+    proc = subprocess.Popen([sys.executable, "-m", "visemes", "bake", "--manifest", str(inputs), "-f", "gltf",
+                             "--executor", "ray", "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ray_cluster)
+    killed = None
+    deadline = time.time() + 300
+    while killed is None and proc.poll() is None and time.time() < deadline:
+        done = len(list(out.glob("*.glb"))) if out.is_dir() else 0
+        pids = _workers_running_tasks()
+        if done >= 10 and pids:
+            os.kill(pids[0], signal.SIGKILL)
+            killed = pids[0]
+        time.sleep(0.05)
+    _, err = proc.communicate(timeout=900)
+    assert killed is not None, "no worker was caught running a task"
+    reported = {line for line in err.splitlines() if line.startswith("error:")}
+    written = {p.stem for p in out.glob("*.glb")}
+    for i in range(LINES):
+        name = f"line{i:03d}"
+        assert name in written or any(name in line for line in reported), name
+    assert not [p for p in out.iterdir() if p.suffix == ".tmp" or p.name.startswith(".")]
+    for p in out.glob("*.glb"):
+        data = p.read_bytes()
+        assert data[:4] == b"glTF" and int.from_bytes(data[8:12], "little") == len(data)  # whole files only
+
+
+def test_an_unknown_executor_is_refused(manifest):
+    r = bake(manifest, dict(os.environ), "--executor", "spark")
+    assert r.returncode == 1 and "unknown --executor 'spark'" in r.stderr
+
+
+def test_manifest_errors_name_the_line(tmp_path):
+    m = tmp_path / "m.csv"
+    m.write_text("input,rig,output\nok.tsv,arkit,a.json\n,arkit,b.json\n")
+    r = bake(m, dict(os.environ), "-f", "json")
+    assert r.returncode == 1 and f"{m}: row 3: no input" in r.stderr
+    j = tmp_path / "m.json"
+    j.write_text(json.dumps([{"input": "a.tsv", "speaker": "x"}]))
+    r = bake(j, dict(os.environ), "-f", "json", "-o", str(tmp_path))
+    assert r.returncode == 1 and f"{j}: row 1: unknown column 'speaker'" in r.stderr

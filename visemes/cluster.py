@@ -1,0 +1,53 @@
+"""Baking on a Ray cluster: the same jobs as a local batch, one Ray task per chunk of lines.
+
+``visemes bake --manifest lines.csv --executor ray`` connects to the cluster
+named by ``RAY_ADDRESS`` (or one started on this machine with ``ray start``,
+else a new local one); ``--executor ray://HOST:10001`` uses Ray Client. Every
+node needs visemes installed (``pip install visemes[ray]``) and must reach the
+inputs and outputs at the same paths (a shared file system) or URIs (fsspec:
+``s3://``, ``gs://``...). Each worker process keeps the audio model loaded
+between tasks. A task whose worker dies is run again, up to ``TASK_RETRIES``
+times; then its lines are reported as failed. Outputs are written atomically,
+so a line is either whole or absent, whatever happens to the workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .errors import VisemesError
+
+TASK_RETRIES = 3
+
+
+def run_on_ray(items: list, executor: str) -> Iterator[tuple[int, str | None]]:
+    """``(index, error or None)`` for each ``(job, settings)`` item, as the cluster finishes them."""
+    try:
+        import ray
+    except ImportError:
+        raise VisemesError("--executor ray needs Ray: pip install 'visemes[ray]'") from None
+    from .batch import bake_chunk
+
+    address = executor.removeprefix("ray") or None
+    if address and not address.startswith("://"):
+        raise VisemesError(f"unknown executor {executor!r} (use local, ray or ray://HOST:PORT)")
+    ray.init(address=f"ray{address}" if address else None, ignore_reinit_error=True, log_to_driver=False,
+             logging_level="ERROR")
+    try:
+        task = ray.remote(max_retries=TASK_RETRIES)(bake_chunk)
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        size = max(1, min(16, len(items) // (cpus * 4)))
+        pending = {task.remote(items[i:i + size]): range(i, min(i + size, len(items)))
+                   for i in range(0, len(items), size)}
+        while pending:
+            (ref,), _ = ray.wait(list(pending), num_returns=1)
+            lines = pending.pop(ref)
+            try:
+                errors = ray.get(ref)
+            except ray.exceptions.RayError as e:
+                reason = type(e).__name__
+                errors = [f"{items[i][0].source}: lost on the cluster after {TASK_RETRIES + 1} tries ({reason})"
+                          for i in lines]
+            yield from zip(lines, errors, strict=True)
+    finally:
+        ray.shutdown()
