@@ -280,9 +280,16 @@ def run(jobs: list[Job], settings: Settings, workers: int = 0, force: bool = Fal
         _collect(todo, enumerate(map(_work, items)), report, on_result)
     else:
         chunk = max(1, min(16, len(items) // (workers * 8)))
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_one_thread_each) as pool:
             _collect(todo, enumerate(pool.map(_work, items, chunksize=chunk)), report, on_result)
     return report
+
+
+def _one_thread_each() -> None:
+    """Worker processes share the cores: one compute thread each, or torch's threads fight over them."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def _collect(todo: list[Job], results: Iterable[tuple[int, str | None]], report: Report,
