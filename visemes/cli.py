@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from visemes.exporters import EXPORTERS, ExportOptions, target_match
 from visemes.rigs import builtin_names, combined, load_rig
@@ -54,12 +55,52 @@ def _parser() -> argparse.ArgumentParser:
                       help="'list' (default) or 'show NAME'")
     rigs.add_argument("name", nargs="?", help="rig name or profile file, for 'show'")
     rigs.set_defaults(func=_cmd_rigs)
+    plot = sub.add_parser("plot", help="draw a timeline: waveform, phones, visemes, rig curves",
+                          description="Draw the analysis of one input as a timeline image (PNG or SVG).",
+                          epilog="example: visemes plot samples/hello.wav --rig arkit -o timeline.png")
+    plot.add_argument("input", metavar="INPUT", help="an audio or timing file")
+    plot.add_argument("-o", "--output", required=True, metavar="OUT", help="image file: .png or .svg")
+    _input_options(plot)
+    plot.set_defaults(func=_cmd_plot)
     fmts = sub.add_parser("formats", help="list output formats",
                           description="List the output formats that 'visemes bake --format' writes.")
     fmts.set_defaults(func=_cmd_formats)
     # listed here for --help; main() hands 'train' and its options to visemes.train
     sub.add_parser("train", help="train the audio model from scratch (see 'visemes train --help')")
     return ap
+
+
+def _input_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by every command that analyses an input: rig, timing audio, engine, transcript."""
+    p.add_argument("-r", "--rig", default="arkit", metavar="RIG",
+                   help=f"rig profile name ({', '.join(builtin_names())}) or file (default: arkit)")
+    p.add_argument("--audio", metavar="FILE", help="the audio of a single timing file: drives jaw loudness")
+    m = p.add_argument_group("audio analysis")
+    m.add_argument("--engine", choices=ENGINES, default="neural",
+                   help="neural (ours, default), pocketsphinx (English baseline), allosaurus (your model)")
+    m.add_argument("--mode", choices=MODES, default="offline",
+                   help="offline (full context, default) or causal (60 ms lookahead, as live)")
+    m.add_argument("--transcript", metavar="TEXT|FILE", help="the words spoken: aligns phones to them")
+    m.add_argument("--language", metavar="xx", help="language of the transcript (en, es, fr, de, it, pt, ja, ...)")
+
+
+def _analyse(a: argparse.Namespace):
+    """The Lipsync and the audio samples (or None) of a single input, for plot and preview."""
+    from .audio import is_audio, load_audio
+    from .bake import bake_file
+
+    settings = Settings(rig=a.rig, engine=a.engine, mode=a.mode, language=a.language)
+    lipsync = bake_file(a.input, [], settings, a.audio, a.transcript, a.language)
+    audio = a.input if is_audio(Path(a.input)) else a.audio
+    return lipsync, (load_audio(audio) if audio else None), audio
+
+
+def _cmd_plot(a: argparse.Namespace) -> int:
+    from .plot import save
+
+    lipsync, samples, _ = _analyse(a)
+    save(lipsync, a.output, samples)
+    return 0
 
 
 def _bake_parser(sub) -> None:
@@ -73,20 +114,11 @@ def _bake_parser(sub) -> None:
                    help="output file (one input, one format), folder, or - for standard output")
     b.add_argument("-f", "--format", action="append", metavar="FMT",
                    help=f"output format, repeatable: {', '.join(EXPORTERS)} (default: json)")
-    b.add_argument("-r", "--rig", default="arkit", metavar="RIG",
-                   help=f"rig profile name ({', '.join(builtin_names())}) or file (default: arkit)")
     b.add_argument("--add-rig", metavar="RIG",
                    help="animate this rig's channels too, e.g. --rig arkit --add-rig vrm drives a VRM's lip "
                         "expressions as well as its ARKit morph targets")
     b.add_argument("--manifest", metavar="FILE", help="CSV or JSON list of inputs for a batch")
-    b.add_argument("--audio", metavar="FILE", help="the audio of a single timing file: drives jaw loudness")
-    m = b.add_argument_group("audio analysis")
-    m.add_argument("--engine", choices=ENGINES, default="neural",
-                   help="neural (ours, default), pocketsphinx (English baseline), allosaurus (your model)")
-    m.add_argument("--mode", choices=MODES, default="offline",
-                   help="offline (full context, default) or causal (60 ms lookahead, as live)")
-    m.add_argument("--transcript", metavar="TEXT|FILE", help="the words spoken: aligns phones to them")
-    m.add_argument("--language", metavar="xx", help="language of the transcript (en, es, fr, de, it, pt, ja, ...)")
+    _input_options(b)
     b.add_argument("-j", "--jobs", type=int, default=0, metavar="N", help="worker processes (default: all cores)")
     b.add_argument("--executor", default="local", metavar="local|ray|ray://HOST:PORT",
                    help="where a batch runs: local processes (default), or a Ray cluster (RAY_ADDRESS, one "
