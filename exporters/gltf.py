@@ -363,3 +363,105 @@ def render(lipsync: Lipsync, options) -> bytes | str:
     add_animation(g, options.animation_name, c.times, weights, options.interpolation, options.keyframe_error,
                   end=lipsync.duration)
     return serialise(g)
+
+
+# ---------------------------------------------------------------- reading meshes (for previews)
+
+_COMPONENTS = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
+_WIDTHS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
+
+
+def _buffer(g: Gltf, index: int) -> bytes:
+    buf = g.doc["buffers"][index]
+    uri = buf.get("uri")
+    if uri is None:
+        return bytes(g.blob or b"")
+    if uri.startswith("data:"):
+        return base64.b64decode(uri.split(",", 1)[1])
+    try:
+        return ((g.path.parent if g.path else Path(".")) / uri).read_bytes()
+    except OSError as e:
+        raise file_error(g.path, f"cannot read its buffer {uri} ({e.strerror or e})") from None
+
+
+def read_accessor(g: Gltf, index: int) -> np.ndarray:
+    """An accessor's values as ``float32 [count, width]`` (dense, sparse and normalized integers handled)."""
+    acc = g.doc["accessors"][index]
+    dtype, width, count = np.dtype(_COMPONENTS[acc["componentType"]]), _WIDTHS[acc["type"]], acc["count"]
+    out = np.zeros((count, width), dtype=np.float64)
+    if "bufferView" in acc:
+        view = g.doc["bufferViews"][acc["bufferView"]]
+        data = _buffer(g, view["buffer"])
+        start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
+        stride = view.get("byteStride") or dtype.itemsize * width
+        rows = np.ndarray((count, width), dtype=dtype.newbyteorder("<"), buffer=data, offset=start,
+                          strides=(stride, dtype.itemsize))
+        out[:] = rows
+    if "sparse" in acc:
+        sp = acc["sparse"]
+        iv, vv = g.doc["bufferViews"][sp["indices"]["bufferView"]], g.doc["bufferViews"][sp["values"]["bufferView"]]
+        idt = np.dtype(_COMPONENTS[sp["indices"]["componentType"]])
+        idx = np.frombuffer(_buffer(g, iv["buffer"]), idt.newbyteorder("<"), sp["count"],
+                            iv.get("byteOffset", 0) + sp["indices"].get("byteOffset", 0))
+        vals = np.frombuffer(_buffer(g, vv["buffer"]), dtype.newbyteorder("<"), sp["count"] * width,
+                             vv.get("byteOffset", 0) + sp["values"].get("byteOffset", 0))
+        out[idx.astype(np.int64)] = vals.reshape(-1, width)
+    if acc.get("normalized") and dtype.kind in "iu":
+        out = np.maximum(out / np.iinfo(dtype).max, -1.0)
+    return out.astype(np.float32)
+
+
+def _local_matrix(node: dict) -> np.ndarray:
+    if "matrix" in node:
+        return np.asarray(node["matrix"], dtype=np.float64).reshape(4, 4).T
+    t = np.eye(4)
+    t[:3, 3] = node.get("translation", [0, 0, 0])
+    x, y, z, w = node.get("rotation", [0, 0, 0, 1])
+    r = np.eye(4)
+    r[:3, :3] = [[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                 [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                 [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]]
+    s = np.diag([*node.get("scale", [1, 1, 1]), 1.0])
+    return t @ r @ s
+
+
+def scene_parts(g: Gltf) -> list[tuple[int, MeshPart]]:
+    """Every triangle primitive of the default scene as ``(node, MeshPart)`` in world space (rest pose; skins are
+    not applied). Colours come from ``COLOR_0`` or the material's base colour; targets keep the mesh's order."""
+    doc = g.doc
+    nodes = doc.get("nodes", [])
+    scenes = doc.get("scenes") or [{"nodes": [i for i in range(len(nodes))
+                                              if not any(i in n.get("children", []) for n in nodes)]}]
+    out: list[tuple[int, MeshPart]] = []
+    stack = [(n, np.eye(4)) for n in scenes[doc.get("scene", 0)].get("nodes", [])]
+    while stack:
+        n, parent = stack.pop()
+        world = parent @ _local_matrix(nodes[n])
+        stack += [(c, world) for c in nodes[n].get("children", [])]
+        if "mesh" not in nodes[n]:
+            continue
+        mesh = doc["meshes"][nodes[n]["mesh"]]
+        names = dict(enumerate(mesh.get("extras", {}).get("targetNames", [])))
+        for k, prim in enumerate(mesh.get("primitives", [])):
+            if prim.get("mode", 4) != 4 or "POSITION" not in prim["attributes"]:
+                continue
+            out.append((n, _part(g, prim, world, f"{nodes[n].get('name', n)}.{k}", names)))
+    return out
+
+
+def _part(g: Gltf, prim: dict, world: np.ndarray, name: str, names: dict[int, str]) -> MeshPart:
+    pos = read_accessor(g, prim["attributes"]["POSITION"]).astype(np.float64)
+    pos = pos @ world[:3, :3].T + world[:3, 3]
+    if "indices" in prim:
+        tris = read_accessor(g, prim["indices"]).astype(np.uint32).reshape(-1, 3)
+    else:
+        tris = np.arange(len(pos) - len(pos) % 3, dtype=np.uint32).reshape(-1, 3)
+    if "COLOR_0" in prim["attributes"]:
+        colors = read_accessor(g, prim["attributes"]["COLOR_0"])[:, :3]
+    else:
+        mat = g.doc.get("materials", [{}])[prim["material"]] if "material" in prim else {}
+        base = mat.get("pbrMetallicRoughness", {}).get("baseColorFactor", [0.8, 0.8, 0.8, 1])[:3]
+        colors = np.tile(np.asarray(base, dtype=np.float32), (len(pos), 1))
+    targets = {names.get(i, f"target{i}"): read_accessor(g, t["POSITION"]) @ world[:3, :3].T.astype(np.float32)
+               for i, t in enumerate(prim.get("targets", [])) if "POSITION" in t}
+    return MeshPart(name, pos, tris, colors, targets)

@@ -62,6 +62,18 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("-o", "--output", required=True, metavar="OUT", help="image file: .png or .svg")
     _input_options(plot)
     plot.set_defaults(func=_cmd_plot)
+    prev = sub.add_parser("preview", help="render a preview video of a face speaking (MP4)",
+                          description="Render the sample head, or your glTF/VRM mesh, with the curves applied "
+                                      "(front and three-quarter views) and mux the speech: an MP4 to judge by eye. "
+                                      "Works without a display or GPU (Mesa EGL).",
+                          epilog="example: visemes preview samples/hello.wav --rig arkit -o preview.mp4")
+    prev.add_argument("input", metavar="INPUT", help="an audio file (or a timing file with --audio)")
+    prev.add_argument("-o", "--output", required=True, metavar="OUT", help="video file (.mp4)")
+    prev.add_argument("--mesh", metavar="FILE", help="a .glb/.gltf/.vrm to animate instead of the sample head")
+    prev.add_argument("--fps", type=float, default=30.0, help="video frame rate (30)")
+    prev.add_argument("--size", type=int, default=360, help="height of each view in pixels (360)")
+    _input_options(prev)
+    prev.set_defaults(func=_cmd_preview)
     fmts = sub.add_parser("formats", help="list output formats",
                           description="List the output formats that 'visemes bake --format' writes.")
     fmts.set_defaults(func=_cmd_formats)
@@ -100,6 +112,21 @@ def _cmd_plot(a: argparse.Namespace) -> int:
 
     lipsync, samples, _ = _analyse(a)
     save(lipsync, a.output, samples)
+    return 0
+
+
+def _cmd_preview(a: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .preview import render_video, scene
+
+    if a.fps <= 0 or a.size < 32:
+        raise VisemesError("--fps must be positive and --size at least 32")
+    lipsync, samples, audio = _analyse(a)
+    sc = scene(lipsync, a.mesh, a.fps, len(samples) / 16_000 if samples is not None else None)
+    frames = len(sc.weights[0])
+    with tqdm(total=frames, unit="frame", desc="rendering", file=sys.stderr, leave=False, disable=None) as bar:
+        render_video(sc, a.output, a.fps, audio, a.size, bar.update)
     return 0
 
 
