@@ -74,6 +74,25 @@ def _parser() -> argparse.ArgumentParser:
     prev.add_argument("--size", type=int, default=360, help="height of each view in pixels (360)")
     _input_options(prev)
     prev.set_defaults(func=_cmd_preview)
+    live = sub.add_parser("live", help="analyse audio as it arrives and stream rig weights out",
+                          description="Run the causal model on live audio and send rig weights to sinks.",
+                          epilog="example: visemes live --source file:samples/hello.wav --rig vrm "
+                                 "--sink ws://127.0.0.1:8765 --monitor",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    live.add_argument("--source", required=True, metavar="SRC",
+                      help="file:PATH (played in real time) or stdin[:RATE[:CHANNELS]] (raw s16le PCM)")
+    live.add_argument("--sink", action="append", metavar="URL",
+                      help="where frames go, repeatable: ws://HOST:PORT (JSON frames; README has the schema)")
+    live.add_argument("-r", "--rig", default="arkit", metavar="RIG",
+                      help=f"continuous rig profile ({', '.join(builtin_names())}) or file (default: arkit)")
+    live.add_argument("--fps", type=float, default=60.0, help="output frames per second, 30-120 (60)")
+    live.add_argument("--monitor", action="store_true",
+                      help="serve a live monitor page at http://HOST:PORT/ of each ws sink")
+    live.add_argument("--token", metavar="SECRET", help="ws sinks: clients must connect with ?token=SECRET")
+    live.add_argument("--duration", type=float, metavar="S", help="stop after this many seconds")
+    live.add_argument("--speed", type=float, default=1.0, help="file sources: play this many times real time (1)")
+    live.add_argument("-q", "--quiet", action="store_true", help="no status line or summary")
+    live.set_defaults(func=_cmd_live)
     fmts = sub.add_parser("formats", help="list output formats",
                           description="List the output formats that 'visemes bake --format' writes.")
     fmts.set_defaults(func=_cmd_formats)
@@ -127,6 +146,45 @@ def _cmd_preview(a: argparse.Namespace) -> int:
     frames = len(sc.weights[0])
     with tqdm(total=frames, unit="frame", desc="rendering", file=sys.stderr, leave=False, disable=None) as bar:
         render_video(sc, a.output, a.fps, audio, a.size, bar.update)
+    return 0
+
+
+def _cmd_live(a: argparse.Namespace) -> int:
+    from visemes.runtime.analyser import LiveAnalyser
+    from visemes.runtime.live import run
+    from visemes.runtime.sinks import open_sink
+    from visemes.runtime.sources import open_source
+
+    if not a.sink:
+        raise VisemesError("give at least one --sink (e.g. ws://127.0.0.1:8765)")
+    if not 30 <= a.fps <= 120:
+        raise VisemesError("--fps must be between 30 and 120")
+    rig = load_rig(a.rig)
+    import torch
+
+    torch.set_num_threads(1)  # 10 ms steps are too small to share out; extra threads only spin
+    try:
+        analyser = LiveAnalyser(rig, a.fps)
+    except ValueError as e:
+        raise VisemesError(str(e)) from None
+    source = open_source(a.source, a.speed)
+    sinks = []
+    try:
+        for spec in a.sink:
+            sinks.append(open_sink(spec, rig.name, list(rig.channels), a.fps, a.token, a.monitor))
+            if a.monitor and not a.quiet:
+                print(f"monitor: http://{spec.split('://', 1)[1]}/" + (f"?token={a.token}" if a.token else ""),
+                      file=sys.stderr)
+        stats = run(source, analyser, sinks, a.duration, status=not a.quiet and sys.stderr.isatty())
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for sink in sinks:
+            sink.close()
+    if not a.quiet:
+        print(f"live: {stats.frames} frames in {stats.seconds:.1f} s, latency median {stats.median_latency_ms:.0f} ms, "
+              f"CPU {100 * stats.cpu_seconds / max(stats.seconds, 1e-9):.0f}% of a core, {stats.dropped} dropped",
+              file=sys.stderr)
     return 0
 
 

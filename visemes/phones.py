@@ -194,3 +194,13 @@ def guess_phone_set(phones: Iterable[str]) -> str:
         return mapped, exact, -order.index(name)
 
     return max(order, key=fit)
+
+
+# How each viseme shapes a generic mouth, for drawings such as the live monitor: (open, wide, round), 0..1.
+MOUTH_SHAPES: dict[str, tuple[float, float, float]] = {
+    "sil": (0.0, 0.5, 0.0), "PP": (0.0, 0.45, 0.1), "FF": (0.1, 0.5, 0.0), "TH": (0.25, 0.5, 0.0),
+    "DD": (0.3, 0.55, 0.0), "kk": (0.35, 0.5, 0.0), "CH": (0.25, 0.3, 0.6), "SS": (0.15, 0.7, 0.0),
+    "nn": (0.3, 0.5, 0.0), "RR": (0.3, 0.35, 0.5), "aa": (1.0, 0.6, 0.0), "E": (0.6, 0.8, 0.0),
+    "ih": (0.4, 0.8, 0.0), "oh": (0.7, 0.3, 0.8), "ou": (0.35, 0.2, 1.0),
+}
+

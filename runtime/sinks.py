@@ -1,0 +1,164 @@
+"""Live sinks: where frames go. Each sink keeps its own bounded queue, so a slow peer never stalls analysis.
+
+``ws://HOST:PORT`` is a WebSocket server (binding 127.0.0.1 unless told
+otherwise) that broadcasts every frame as JSON to every client, and with
+``monitor`` also serves the live monitor page over plain HTTP on the same port.
+
+Messages (JSON text, ``"version": 1``)::
+
+    {"type": "hello", "version": 1, "rig": "arkit", "channels": ["eyeBlinkLeft", ...], "fps": 60}
+    {"type": "frame", "frame": 12, "time": 0.2, "viseme": "aa", "weights": [0.0, ...],
+     "mouth": {"open": 0.8, "wide": 0.6, "round": 0.1}, "level": -23.5, "latency_ms": 71.2, "dropped": 0}
+
+``weights`` follow ``channels``; ``time`` is media time in seconds; ``latency_ms`` is
+the time from the audio of the frame being available to this frame being sent;
+``dropped`` counts frames this client missed because it read too slowly. With a
+token set, clients connect to ``ws://HOST:PORT/?token=SECRET`` (others get HTTP 403).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from http import HTTPStatus
+from importlib.resources import files
+from urllib.parse import parse_qs, urlsplit
+
+from visemes.errors import VisemesError
+
+from .analyser import LiveFrame
+
+CLIENT_QUEUE = 32  # frames buffered per client before the oldest are dropped
+
+
+def frame_message(frame: LiveFrame, latency_ms: float, dropped: int = 0) -> dict:
+    return {"type": "frame", "frame": frame.index, "time": round(frame.time, 4), "viseme": frame.viseme,
+            "weights": [round(float(w), 4) for w in frame.weights],
+            "mouth": dict(zip(("open", "wide", "round"), (round(m, 4) for m in frame.mouth), strict=True)),
+            "level": round(frame.level, 1), "latency_ms": round(latency_ms, 1), "dropped": dropped}
+
+
+class _Client:
+    def __init__(self, ws) -> None:
+        self.ws = ws
+        self.queue: asyncio.Queue = asyncio.Queue(CLIENT_QUEUE)
+        self.dropped = 0
+
+
+class WebSocketSink:
+    """Broadcast frames to WebSocket clients; optionally serve the monitor page at ``/``."""
+
+    def __init__(self, host: str, port: int, rig_name: str, channels: list[str], fps: float,
+                 token: str | None = None, monitor: bool = False) -> None:
+        self.hello = json.dumps({"type": "hello", "version": 1, "rig": rig_name, "channels": channels, "fps": fps})
+        self.token, self.monitor = token, monitor
+        self.page = files("visemes.runtime").joinpath("monitor.html").read_bytes() if monitor else b""
+        self.clients: set[_Client] = set()
+        self.sent = 0
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(host, port), daemon=True, name="ws-sink")
+        self._thread.start()
+        self._ready.wait(10)
+        if self._error:
+            raise VisemesError(f"ws://{host}:{port}: cannot listen ({self._error})")
+
+    # -- the server thread
+    def _run(self, host: str, port: int) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._start(host, port))
+        except OSError as e:
+            self._error = e
+            self._ready.set()
+            return
+        self._ready.set()
+        self.loop.run_forever()
+
+    async def _start(self, host: str, port: int) -> None:
+        from websockets.asyncio.server import serve
+
+        self.server = await serve(self._handle, host, port, process_request=self._http, max_size=2**16)
+
+    def _http(self, connection, request):
+        from websockets.datastructures import Headers
+        from websockets.http11 import Response
+
+        query = parse_qs(urlsplit(request.path).query)
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            if self.monitor and urlsplit(request.path).path in ("/", "/monitor"):
+                headers = Headers([("Content-Type", "text/html; charset=utf-8"),
+                                   ("Content-Length", str(len(self.page))), ("Cache-Control", "no-store")])
+                return Response(HTTPStatus.OK, "OK", headers, self.page)
+            return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+        if self.token and query.get("token", [""])[0] != self.token:
+            return connection.respond(HTTPStatus.FORBIDDEN, "a valid ?token= is needed\n")
+        return None
+
+    async def _handle(self, ws) -> None:
+        client = _Client(ws)
+        self.clients.add(client)
+        reader = asyncio.ensure_future(self._discard(ws))
+        try:
+            await ws.send(self.hello)
+            while True:
+                message = await client.queue.get()
+                if message is None:
+                    break
+                await ws.send(message)
+        except Exception:  # a client that goes away is simply forgotten
+            pass
+        finally:
+            reader.cancel()
+            self.clients.discard(client)
+
+    @staticmethod
+    async def _discard(ws) -> None:
+        """Read and ignore what clients send (malformed or not), so their messages never pile up."""
+        try:
+            async for _ in ws:
+                pass
+        except Exception:
+            pass
+
+    def _broadcast(self, frame: LiveFrame, latency_ms: float) -> None:
+        for client in list(self.clients):
+            if client.queue.full():
+                client.queue.get_nowait()
+                client.dropped += 1
+            client.queue.put_nowait(json.dumps(frame_message(frame, latency_ms, client.dropped)))
+        self.sent += 1
+
+    # -- called from the analysis thread
+    def send(self, frame: LiveFrame, latency_ms: float) -> None:
+        self.loop.call_soon_threadsafe(self._broadcast, frame, latency_ms)
+
+    @property
+    def dropped(self) -> int:
+        return sum(c.dropped for c in self.clients)
+
+    def close(self) -> None:
+        async def stop() -> None:
+            for c in list(self.clients):
+                if c.queue.full():
+                    c.queue.get_nowait()
+                c.queue.put_nowait(None)
+            await asyncio.sleep(0.05)
+            self.server.close()
+            await self.server.wait_closed()
+
+        if self._thread.is_alive() and not self._error:
+            asyncio.run_coroutine_threadsafe(stop(), self.loop).result(5)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(5)
+
+
+def open_sink(spec: str, rig_name: str, channels: list[str], fps: float, token: str | None = None,
+              monitor: bool = False) -> WebSocketSink:
+    """A sink from its command-line form (``ws://HOST:PORT``)."""
+    url = urlsplit(spec)
+    if url.scheme == "ws" and url.hostname and url.port:
+        return WebSocketSink(url.hostname, url.port, rig_name, channels, fps, token, monitor)
+    raise VisemesError(f"unknown sink {spec!r} (use ws://HOST:PORT)")
