@@ -148,8 +148,9 @@ class _Fields:
         c = np.tile(np.array(SKIN), (len(self.p), 1))
         c[self.lips > 0.45] = LIPS
         for side in (1, -1):
-            c[self.blob(0.12, side * 0.38, 0.07) > 0.5] = DARK
-            c[self.blob(0.27, side * 0.36, 0.1) * (self.p[:, 2] > 0) > 0.55] = (0.25, 0.15, 0.1)
+            c[self.blob(0.12, side * 0.38, 0.1) > 0.45] = (0.95, 0.95, 0.92)  # the white of the eye
+            c[self.blob(0.12, side * 0.38, 0.06) > 0.5] = DARK
+            c[self.blob(0.3, side * 0.36, 0.1) * (self.p[:, 2] > 0) > 0.6] = (0.25, 0.15, 0.1)
         return c
 
     def vec(self, weight: np.ndarray, d) -> np.ndarray:

@@ -130,3 +130,11 @@ def test_preview_follows_a_users_mesh_with_other_target_names(tmp_path):
 def test_preview_checks_its_options(tmp_path, bad):
     r = run_cli("preview", SAMPLES / "hello.tsv", bad, "-o", tmp_path / "p.mp4")
     assert r.returncode == 1 and "--fps must be positive" in r.stderr
+
+
+def test_a_png_output_is_one_still_of_both_views(tmp_path):
+    out = tmp_path / "still.png"
+    r = run_cli("preview", SAMPLES / "hello.tsv", "--at", "1.7", "--size", "80", "-o", out)
+    assert r.returncode == 0, r.stderr
+    img = _png(out)
+    assert img.shape[:2] == (80, 160) and img[..., :3].std() > 0.05

@@ -68,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
                                       "Works without a display or GPU (Mesa EGL).",
                           epilog="example: visemes preview samples/hello.wav --rig arkit -o preview.mp4")
     prev.add_argument("input", metavar="INPUT", help="an audio file (or a timing file with --audio)")
-    prev.add_argument("-o", "--output", required=True, metavar="OUT", help="video file (.mp4)")
+    prev.add_argument("-o", "--output", required=True, metavar="OUT",
+                      help="video file (.mp4), or .png for one still (the frame at --at)")
+    prev.add_argument("--at", type=float, metavar="S", help="with a .png output: the moment to show, seconds (0)")
     prev.add_argument("--mesh", metavar="FILE", help="a .glb/.gltf/.vrm to animate instead of the sample head")
     prev.add_argument("--fps", type=float, default=30.0, help="video frame rate (30)")
     prev.add_argument("--size", type=int, default=360, help="height of each view in pixels (360)")
@@ -144,6 +146,11 @@ def _cmd_preview(a: argparse.Namespace) -> int:
     lipsync, samples, audio = _analyse(a)
     sc = scene(lipsync, a.mesh, a.fps, len(samples) / 16_000 if samples is not None else None)
     frames = len(sc.weights[0])
+    if Path(a.output).suffix.lower() == ".png":
+        from .preview import render_still
+
+        render_still(sc, a.output, min(frames - 1, max(0, round((a.at or 0.0) * a.fps))), a.size)
+        return 0
     with tqdm(total=frames, unit="frame", desc="rendering", file=sys.stderr, leave=False, disable=None) as bar:
         render_video(sc, a.output, a.fps, audio, a.size, bar.update)
     return 0

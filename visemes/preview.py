@@ -170,6 +170,24 @@ class Renderer:
         self.ctx.release()
 
 
+def render_still(sc: Scene, out: str | Path, frame: int, size: int = 360) -> None:
+    """One frame of ``sc`` as a PNG (both views), atomically."""
+    import io
+
+    from matplotlib import image
+
+    from .fileio import write_bytes
+
+    renderer = Renderer(sc, size)
+    try:
+        pixels = renderer.frame(frame)
+    finally:
+        renderer.release()
+    buf = io.BytesIO()
+    image.imsave(buf, pixels, format="png")
+    write_bytes(out, buf.getvalue())
+
+
 def ffmpeg() -> str:
     try:
         import imageio_ffmpeg
