@@ -68,7 +68,7 @@ class LiveAnalyser:
         self.poses = rig.pose_matrix()
         self.mel = MelStream()
         self.stream = CausalStream(load_network("causal"))
-        self.lookahead_s = self.stream.net.config.lookahead / FPS
+        self.lookahead_s = self.stream.config.lookahead / FPS
         self.blend = np.zeros(len(VISEMES), np.float32)
         self.blend[VISEME_INDEX["sil"]] = 1.0
         self.alpha = float(1 - np.exp(-1 / (FPS * max(self.params.coarticulation_s, 1e-3))))
