@@ -1,5 +1,14 @@
 """Live sinks: where frames go. Each sink keeps its own bounded queue, so a slow peer never stalls analysis.
 
+- ``vmc://HOST:PORT`` VMC protocol (OSC over UDP): one bundle per frame of ``/VMC/Ext/Blend/Val`` (name,
+  value) per channel, then ``/VMC/Ext/Blend/Apply``; names are the rig's channels (VRM presets with the
+  ``vrm0``/``vrm`` rigs, ARKit names for perfect-sync avatars).
+- ``osc://HOST:PORT/ADDRESS`` plain OSC: with ``{channel}`` in the address, one message per channel (a float);
+  otherwise one message with every weight (default address ``/visemes/weights``).
+- ``livelink://HOST:PORT`` Live Link Face packets (version 6) for Unreal: the 52 ARKit weights (rig channels
+  matched by name, others 0) and 9 zero head/eye angles.
+- ``vtubestudio://HOST:PORT`` a VTube Studio API plugin client (see :class:`VTubeStudioSink`).
+
 ``ws://HOST:PORT`` is a WebSocket server (binding 127.0.0.1 unless told
 otherwise) that broadcasts every frame as JSON to every client, and with
 ``monitor`` also serves the live monitor page over plain HTTP on the same port.
@@ -19,11 +28,18 @@ token set, clients connect to ``ws://HOST:PORT/?token=SECRET`` (others get HTTP 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import queue
+import socket
+import struct
 import threading
+import uuid
 from http import HTTPStatus
 from importlib.resources import files
 from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
 
 from visemes.errors import VisemesError
 
@@ -155,10 +171,129 @@ class WebSocketSink:
             self._thread.join(5)
 
 
+class _Worker:
+    """A sender thread with a bounded queue: ``send`` never blocks; when full, the oldest frame is dropped."""
+
+    def __init__(self, name: str, deliver, size: int = 8) -> None:
+        self.deliver = deliver  # (frame, latency_ms) -> None, run on the thread
+        self.queue: queue.Queue = queue.Queue(size)
+        self.dropped = 0
+        self.sent = 0
+        self._thread = threading.Thread(target=self._loop, daemon=True, name=name)
+        self._thread.start()
+
+    def send(self, frame: LiveFrame, latency_ms: float) -> None:
+        while True:
+            try:
+                self.queue.put_nowait((frame, latency_ms))
+                return
+            except queue.Full:
+                with contextlib.suppress(queue.Empty):
+                    self.queue.get_nowait()
+                    self.dropped += 1
+
+    def _loop(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            try:
+                self.deliver(*item)
+                self.sent += 1
+            except OSError:  # a peer that is down: UDP errors (ICMP unreachable) are not fatal
+                pass
+
+    def close(self) -> None:
+        with contextlib.suppress(queue.Full):
+            self.queue.put(None, timeout=1)
+        self._thread.join(2)
+
+
+class OscSink(_Worker):
+    """VMC (``vmc=True``) or plain OSC over UDP."""
+
+    def __init__(self, host: str, port: int, channels: list[str], address: str | None = None, vmc: bool = True):
+        self.channels, self.address, self.vmc = channels, address or "/visemes/weights", vmc
+        self.target = (host, port)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        super().__init__(f"osc-{host}:{port}", self._deliver)
+
+    def packet(self, frame: LiveFrame) -> bytes:
+        from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+        from pythonosc.osc_message_builder import OscMessageBuilder
+
+        def message(address: str, *args) -> object:
+            m = OscMessageBuilder(address)
+            for a in args:
+                m.add_arg(a)
+            return m.build()
+
+        if not self.vmc and "{channel}" not in self.address:
+            return message(self.address, *(float(w) for w in frame.weights)).dgram
+        bundle = OscBundleBuilder(IMMEDIATELY)
+        for name, w in zip(self.channels, frame.weights, strict=True):
+            if self.vmc:
+                bundle.add_content(message("/VMC/Ext/Blend/Val", name, float(w)))
+            else:
+                bundle.add_content(message(self.address.replace("{channel}", name), float(w)))
+        if self.vmc:
+            bundle.add_content(message("/VMC/Ext/Blend/Apply"))
+        return bundle.build().dgram
+
+    def _deliver(self, frame: LiveFrame, latency_ms: float) -> None:
+        self.sock.sendto(self.packet(frame), self.target)
+
+
+def livelink_packet(frame_number: int, fps: float, weights: np.ndarray, device: str, subject: str) -> bytes:
+    """One Live Link Face datagram, version 6, big-endian: ids, frame time, 61 floats (52 ARKit + 9 angles)."""
+    def text(s: str) -> bytes:
+        raw = s.encode("utf-8")
+        return struct.pack(">i", len(raw)) + raw
+
+    values = np.zeros(61, dtype=">f4")
+    values[:52] = weights
+    num, den = (round(fps), 1) if abs(fps - round(fps)) < 1e-6 else (round(fps * 1000), 1000)
+    return (struct.pack(">B", 6) + text(device) + text(subject) + struct.pack(">ifiiB", frame_number, 0.0, num, den, 61)
+            + values.tobytes())
+
+
+class LiveLinkSink(_Worker):
+    """ARKit weights to Unreal's Live Link Face source over UDP."""
+
+    def __init__(self, host: str, port: int, channels: list[str], fps: float, subject: str = "visemes"):
+        from visemes.rigs import load_rig
+
+        arkit = load_rig("arkit").channels
+        self.index = [channels.index(c) if c in channels else -1 for c in arkit]
+        if all(i < 0 for i in self.index):
+            raise VisemesError("livelink sinks need ARKit channels: use --rig arkit (or a profile with those names)")
+        self.fps, self.subject, self.device = fps, subject, f"visemes-{uuid.uuid4()}"
+        self.target = (host, port)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        super().__init__(f"livelink-{host}:{port}", self._deliver)
+
+    def _deliver(self, frame: LiveFrame, latency_ms: float) -> None:
+        w = np.array([frame.weights[i] if i >= 0 else 0.0 for i in self.index], dtype=np.float32)
+        self.sock.sendto(livelink_packet(frame.index, self.fps, w, self.device, self.subject), self.target)
+
+
 def open_sink(spec: str, rig_name: str, channels: list[str], fps: float, token: str | None = None,
-              monitor: bool = False) -> WebSocketSink:
-    """A sink from its command-line form (``ws://HOST:PORT``)."""
+              monitor: bool = False):
+    """A sink from its command-line form: ``ws://``, ``vmc://``, ``osc://``, ``livelink://`` or
+    ``vtubestudio://`` ``HOST:PORT``."""
     url = urlsplit(spec)
-    if url.scheme == "ws" and url.hostname and url.port:
+    if not (url.hostname and url.port):
+        raise VisemesError(f"sink {spec!r} needs a host and a port, e.g. ws://127.0.0.1:8765")
+    if url.scheme == "ws":
         return WebSocketSink(url.hostname, url.port, rig_name, channels, fps, token, monitor)
-    raise VisemesError(f"unknown sink {spec!r} (use ws://HOST:PORT)")
+    if url.scheme == "vmc":
+        return OscSink(url.hostname, url.port, channels, vmc=True)
+    if url.scheme == "osc":
+        return OscSink(url.hostname, url.port, channels, url.path or None, vmc=False)
+    if url.scheme == "livelink":
+        return LiveLinkSink(url.hostname, url.port, channels, fps)
+    if url.scheme == "vtubestudio":
+        from .vtubestudio import VTubeStudioSink
+
+        return VTubeStudioSink(url.hostname, url.port, channels)
+    raise VisemesError(f"unknown sink {spec!r} (use ws://, vmc://, osc://, livelink:// or vtubestudio:// HOST:PORT)")
