@@ -81,10 +81,14 @@ def _parser() -> argparse.ArgumentParser:
                           epilog="example: visemes live --source file:samples/hello.wav --rig vrm "
                                  "--sink ws://127.0.0.1:8765 --monitor",
                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    live.add_argument("--source", required=True, metavar="SRC",
-                      help="file:PATH (played in real time) or stdin[:RATE[:CHANNELS]] (raw s16le PCM)")
+    live.add_argument("--source", metavar="SRC",
+                      help="file:PATH (played in real time), stdin[:RATE[:CHANNELS]] (raw s16le PCM), "
+                           "mic[:DEVICE] (index or part of the name) or ws://HOST:PORT (PCM from a client)")
+    live.add_argument("--list-devices", action="store_true", help="list the microphones and exit")
     live.add_argument("--sink", action="append", metavar="URL",
-                      help="where frames go, repeatable: ws://HOST:PORT (JSON frames; README has the schema)")
+                      help="where frames go, repeatable: ws://HOST:PORT (JSON frames; README has the schema), "
+                           "vmc://HOST:PORT (VMC protocol, 39539 in most apps), osc://HOST:PORT/ADDRESS, "
+                           "livelink://HOST:PORT (Unreal Live Link Face, 11111), vtubestudio://HOST:PORT (8001)")
     live.add_argument("-r", "--rig", default="arkit", metavar="RIG",
                       help=f"continuous rig profile ({', '.join(builtin_names())}) or file (default: arkit)")
     live.add_argument("--fps", type=float, default=60.0, help="output frames per second, 30-120 (60)")
@@ -162,6 +166,13 @@ def _cmd_live(a: argparse.Namespace) -> int:
     from visemes.runtime.sinks import open_sink
     from visemes.runtime.sources import open_source
 
+    if a.list_devices:
+        from visemes.runtime.sources import input_devices
+
+        print("\n".join(input_devices()) or "no input devices")
+        return 0
+    if not a.source:
+        raise VisemesError("give a --source (file:PATH, stdin, mic[:DEVICE] or ws://HOST:PORT)")
     if not a.sink:
         raise VisemesError("give at least one --sink (e.g. ws://127.0.0.1:8765)")
     if not 30 <= a.fps <= 120:
@@ -185,6 +196,7 @@ def _cmd_live(a: argparse.Namespace) -> int:
         stats = run(source, analyser, sinks, a.duration, status=not a.quiet and sys.stderr.isatty())
     except KeyboardInterrupt:
         return 0
+
     finally:
         for sink in sinks:
             sink.close()

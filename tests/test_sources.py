@@ -1,0 +1,147 @@
+"""Live sources: audio over WebSocket and from a microphone (a stand-in PortAudio), and the runtime's answers
+to them going wrong."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from conftest import SAMPLES
+
+from visemes.audio import load_audio
+from visemes.errors import VisemesError
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_audio_sent_over_websocket_is_analysed_like_the_same_file(tmp_path):
+    """A client streams the sample as 48 kHz stereo PCM with junk in between; the frames match the file's."""
+    import websockets.sync.client as client
+
+    from visemes.audio import resample
+
+    port, out = _port(), _port()
+    proc = subprocess.Popen([sys.executable, "-m", "visemes", "live", "--source", f"ws://127.0.0.1:{port}", "--rig",
+                             "vrm", "--sink", f"ws://127.0.0.1:{out}", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    frames = []
+    try:
+        def connect(p):
+            for _ in range(300):
+                try:
+                    return client.connect(f"ws://127.0.0.1:{p}/", open_timeout=2)
+                except OSError:
+                    time.sleep(0.05)
+            raise AssertionError(proc.communicate(timeout=5)[1])
+
+        x = load_audio(SAMPLES / "hello.wav")
+        pcm48 = resample(x, 16_000, 48_000)
+        stereo = (np.repeat(pcm48[:, None], 2, axis=1) * 32767).astype("<i2")
+        with connect(out) as listener:
+            assert json.loads(listener.recv(timeout=5))["type"] == "hello"
+
+            def listen():
+                try:
+                    while True:
+                        frames.append(json.loads(listener.recv(timeout=10)))
+                except Exception:  # the runtime closed the stream at the end
+                    pass
+
+            t = threading.Thread(target=listen, daemon=True)
+            t.start()
+            with connect(port) as ws:
+                ws.send(json.dumps({"rate": 48_000, "channels": 2}))
+                ws.send("{not json")
+                for i in range(0, len(stereo), 4800):
+                    ws.send(stereo[i:i + 4800].tobytes())
+                    time.sleep(0.05)
+                ws.send(json.dumps({"type": "end"}))
+            assert proc.wait(timeout=60) == 0
+            t.join(15)
+    finally:
+        proc.kill()
+    assert len(frames) > 350  # 6.6 s at 60 fps
+    aa = np.array([f["weights"][0] for f in frames])
+    from visemes.rigs import load_rig
+    from visemes.runtime.analyser import LiveAnalyser
+
+    ref = LiveAnalyser(load_rig("vrm"), 60)
+    expected = [f.weights[0] for i in range(0, len(x), 160) for f in ref.push(x[i:i + 160])] + \
+        [f.weights[0] for f in ref.flush()]
+    n = min(len(aa), len(expected))
+    assert np.corrcoef(aa[:n], expected[:n])[0, 1] > 0.95  # the same speech, resampled twice on the way
+
+
+class FakePortAudio:
+    """Just enough of sounddevice: an input stream that delivers ``blocks`` blocks and then dies."""
+
+    PortAudioError = RuntimeError
+
+    def __init__(self, blocks: int):
+        self.blocks = blocks
+
+    def query_devices(self):
+        return [{"name": "Fake USB mic", "max_input_channels": 1, "default_samplerate": 48000.0},
+                {"name": "Speakers", "max_input_channels": 0, "default_samplerate": 48000.0}]
+
+    def InputStream(self, samplerate, channels, dtype, blocksize, device, callback):
+        fake = self
+
+        class Stream:
+            active = False
+
+            def start(self):
+                self.active = True
+
+                def run():
+                    for _ in range(fake.blocks):
+                        callback(np.full((blocksize, 1), 0.01, np.float32), blocksize, None, None)
+                        time.sleep(0.001)
+                    self.active = False  # unplugged
+
+                threading.Thread(target=run, daemon=True).start()
+
+            def close(self):
+                self.active = False
+
+        return Stream()
+
+
+def test_a_microphone_that_disappears_stops_with_a_clear_message(monkeypatch):
+    from visemes.runtime import sources
+
+    monkeypatch.setitem(sys.modules, "sounddevice", FakePortAudio(blocks=50))
+    assert sources.input_devices() == ["0: Fake USB mic (1 ch, 48000 Hz)"]
+    got = 0
+    with pytest.raises(VisemesError, match="microphone Fake stopped delivering audio"):
+        for block, _ in sources.mic_source("Fake"):
+            assert block.shape == (160,)
+            got += 1
+    assert got == 50
+
+
+def test_without_portaudio_the_microphone_error_says_what_to_install(monkeypatch):
+    from visemes.runtime import sources
+
+    monkeypatch.setitem(sys.modules, "sounddevice", None)  # as if it were not installed
+    with pytest.raises(VisemesError, match="pip install 'visemes\\[live\\]'"):
+        sources.input_devices()
+
+
+@pytest.mark.parametrize("spec, message", [("tape:x", "unknown source 'tape:x'"),
+                                           ("file:/nope.wav", "/nope.wav: no such file"),
+                                           ("stdin:fast", "use stdin[:RATE[:CHANNELS]]")])
+def test_bad_sources_are_named(spec, message):
+    r = subprocess.run([sys.executable, "-m", "visemes", "live", "--source", spec, "--sink", "ws://127.0.0.1:1"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1
