@@ -1,12 +1,12 @@
 """Streaming analysis: audio blocks in, rig weights out at the output rate, as the audio arrives.
 
-The causal network (the shipped weights, the same file as offline) runs on
-log-mel frames as they complete (:class:`visemes.features.MelStream`,
-:class:`visemes.model.CausalStream`); each 10 ms frame's viseme posterior is
-smoothed over ``coarticulation_s`` (as offline blending does), a p/b/m or f/v
-that wins a frame is held at full contact for at least ``closure_min_s`` (live
-smoothing never swallows a closure), and the blend is posed on the rig. Frames
-are emitted at ``fps`` (30-120 Hz).
+The live head of the shipped weights (:mod:`visemes.live_train`: a causal
+network with 20 ms lookahead, trained to predict the offline animation's blend
+of the 15 visemes, anticipation and coarticulation included) runs on log-mel
+frames as they complete (:class:`visemes.features.MelStream`,
+:class:`visemes.model.CausalStream`). Each 10 ms frame's blend is posed on the
+rig; a frame where a p/b/m or f/v wins is posed at full contact, so closures
+are never blurred away. Frames are emitted at ``fps`` (30-120 Hz).
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from visemes.animate import CONTACT_VISEMES, AnimationParams
-from visemes.decoding import viseme_posteriors
+from visemes.animate import CONTACT_VISEMES
 from visemes.engines import load_network
 from visemes.features import FPS, MelStream
 from visemes.model import CausalStream
@@ -58,22 +57,18 @@ class LiveFrame:
 class LiveAnalyser:
     """``push(samples)`` (16 kHz mono float32, any block size) -> the :class:`LiveFrame` s now final."""
 
-    def __init__(self, rig: RigProfile, fps: float = 60.0, params: AnimationParams | None = None):
+    def __init__(self, rig: RigProfile, fps: float = 60.0):
         if not 1 <= fps <= 240:
             raise ValueError(f"output rate {fps} Hz is outside 1-240")
         if rig.discrete:
             raise ValueError(f"the live runtime drives continuous rigs; {rig.name} is a 2D shape set")
         self.rig, self.fps = rig, float(fps)
-        self.params = params or AnimationParams.for_rig(rig)
         self.poses = rig.pose_matrix()
         self.mel = MelStream()
-        self.stream = CausalStream(load_network("causal"))
+        self.stream = CausalStream(load_network("live"))
         self.lookahead_s = self.stream.config.lookahead / FPS
         self.blend = np.zeros(len(VISEMES), np.float32)
         self.blend[VISEME_INDEX["sil"]] = 1.0
-        self.alpha = float(1 - np.exp(-1 / (FPS * max(self.params.coarticulation_s, 1e-3))))
-        self.hold_frames = max(1, round(self.params.closure_min_s * FPS))
-        self.held: tuple[int, int] | None = None  # (viseme index, frames left)
         self.frame = 0  # analysis frames done (100/s)
         self.emitted = 0
         self.level = -120.0  # dBFS of the latest block
@@ -89,29 +84,19 @@ class LiveAnalyser:
         probs = self.stream.push(self.mel.flush())
         return self._frames(np.concatenate([probs, self.stream.flush()]))
 
-    def _frames(self, class_probs: np.ndarray) -> list[LiveFrame]:
+    def _frames(self, blends: np.ndarray) -> list[LiveFrame]:
         out = []
-        if not len(class_probs):
-            return out
-        post = viseme_posteriors(class_probs).probs
-        for p in post:
-            self._step(p)
+        for p in blends:
+            best = int(np.argmax(p))
+            self.blend = p
+            if VISEMES[best] in CONTACT_VISEMES and p[best] >= CONTACT_THRESHOLD:
+                self.blend = np.zeros_like(p)
+                self.blend[best] = 1.0  # full contact, as offline closures are
             t = self.frame / FPS
             self.frame += 1
             while self.emitted / self.fps <= t + 1e-9:
-                out.append(self._emit(t, int(np.argmax(p))))
+                out.append(self._emit(t, best))
         return out
-
-    def _step(self, p: np.ndarray) -> None:
-        best = int(np.argmax(p))
-        if VISEMES[best] in CONTACT_VISEMES and p[best] >= CONTACT_THRESHOLD:
-            self.held = (best, self.hold_frames)
-        self.blend += self.alpha * (p - self.blend)
-        if self.held:
-            v, left = self.held
-            self.blend[:] = 0.0
-            self.blend[v] = 1.0  # full contact, as offline closures are
-            self.held = (v, left - 1) if left > 1 else None
 
     def _emit(self, t: float, best: int) -> LiveFrame:
         weights = np.clip(self.blend @ self.poses, 0.0, 1.0).astype(np.float32)

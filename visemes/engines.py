@@ -43,9 +43,10 @@ class Analysis:
     warnings: list[str] = field(default_factory=list)
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=3)
 def load_network(mode: str = "offline", path: Path = WEIGHTS):
-    """The shipped network for ``mode`` ('offline' or 'causal'), on the CPU, ready for inference."""
+    """The shipped network for ``mode``, on the CPU, ready for inference: ``offline`` and ``causal`` give phone
+    class posteriors; ``live`` (the live runtime's head, 20 ms lookahead) gives the 15-viseme animation blend."""
     import torch
 
     from .model import ModelConfig, PhoneNet
@@ -55,7 +56,10 @@ def load_network(mode: str = "offline", path: Path = WEIGHTS):
     blob = torch.load(path, map_location="cpu", weights_only=True)
     if list(blob["classes"]) != list(CLASSES):
         raise VisemesError(f"{path}: weights were trained for another phone inventory")
-    net = PhoneNet(ModelConfig.from_dict(blob["config"]), causal=mode == "causal")
+    if mode not in blob:
+        raise VisemesError(f"{path}: these weights have no {mode} network (train it: python -m visemes.live_train)")
+    config = ModelConfig.from_dict(blob.get(f"{mode}_config", blob["config"]))
+    net = PhoneNet(config, causal=mode != "offline")
     net.load_state_dict(blob[mode])
     net.eval()
     return net
