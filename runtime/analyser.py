@@ -66,7 +66,8 @@ class LiveAnalyser:
         self.poses = rig.pose_matrix()
         self.mel = MelStream()
         self.stream = CausalStream(load_network("live"))
-        self.lookahead_s = self.stream.config.lookahead / FPS
+        # what the sound of a frame waits for before it is sent: lookahead, half a window, half a block, half a tick
+        self.latency_s = self.stream.config.lookahead / FPS + 0.0125 + 0.005 + 0.5 / self.fps
         self.blend = np.zeros(len(VISEMES), np.float32)
         self.blend[VISEME_INDEX["sil"]] = 1.0
         self.frame = 0  # analysis frames done (100/s)

@@ -48,8 +48,9 @@ class _Arrivals:
 
 
 def run(source: Iterable[tuple[np.ndarray, float]], analyser: LiveAnalyser, sinks: list, duration: float | None = None,
-        status: bool = False) -> LiveStats:
-    """Feed ``source`` through ``analyser`` to every sink until the source ends or ``duration`` seconds pass."""
+        status: bool = False, passthrough=None) -> LiveStats:
+    """Feed ``source`` through ``analyser`` to every sink until the source ends or ``duration`` seconds pass;
+    ``passthrough`` (a :class:`~visemes.runtime.passthrough.Passthrough`) also gets every block."""
     stats = LiveStats()
     arrivals = _Arrivals()
     t0, cpu0 = time.perf_counter(), time.process_time()
@@ -66,6 +67,8 @@ def run(source: Iterable[tuple[np.ndarray, float]], analyser: LiveAnalyser, sink
 
     for block, available in source:
         arrivals.add(len(block), available)
+        if passthrough is not None:
+            passthrough.write(block)
         frames = analyser.push(block)
         deliver(frames)
         now = time.perf_counter()

@@ -67,9 +67,9 @@ def _sounddevice():
     try:
         import sounddevice
     except ImportError:
-        raise VisemesError("microphone input needs sounddevice: pip install 'visemes[live]'") from None
+        raise VisemesError("audio devices need sounddevice: pip install 'visemes[live]'") from None
     except OSError:
-        raise VisemesError("microphone input needs the PortAudio library (Debian: libportaudio2)") from None
+        raise VisemesError("audio devices need the PortAudio library (Debian: libportaudio2)") from None
     return sounddevice
 
 

@@ -9,10 +9,13 @@ import subprocess
 import sys
 import threading
 import time
+import types
 
 import numpy as np
 import pytest
 from conftest import SAMPLES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from visemes.audio import load_audio
 from visemes.errors import VisemesError
@@ -145,3 +148,44 @@ def test_bad_sources_are_named(spec, message):
     r = subprocess.run([sys.executable, "-m", "visemes", "live", "--source", spec, "--sink", "ws://127.0.0.1:1"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 400), st.lists(st.integers(1, 300), min_size=1, max_size=20), st.integers(1, 500))
+def test_the_pass_through_delay_line_plays_the_input_late_by_exactly_the_delay(delay, sizes, read):
+    from visemes.runtime.passthrough import DelayLine
+
+    line = DelayLine(delay, max_backlog=10**6)
+    signal = np.arange(1, sum(sizes) + 1, dtype=np.float32)
+    pos = 0
+    for n in sizes:
+        line.write(signal[pos:pos + n])
+        pos += n
+    played = np.concatenate([line.read(read) for _ in range(-(-(delay + len(signal)) // read))])
+    np.testing.assert_array_equal(played[:delay], 0)
+    np.testing.assert_array_equal(played[delay:delay + len(signal)], signal)
+
+
+def test_pass_through_plays_on_the_output_device_and_bounds_its_backlog(monkeypatch):
+    from visemes.runtime import passthrough
+
+    streams = []
+
+    class FakeOut:
+        def __init__(self, samplerate, channels, dtype, blocksize, device, callback):
+            self.callback, self.device = callback, device
+            streams.append(self)
+
+        def start(self):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setitem(sys.modules, "sounddevice", types.SimpleNamespace(OutputStream=FakeOut))
+    p = passthrough.Passthrough(0.05, device="Speakers", max_backlog_s=0.1)
+    for _ in range(100):  # 1 s written while the device reads nothing: only the last 0.1 s is kept
+        p.write(np.full(160, 0.5, np.float32))
+    out = np.zeros((160, 1), np.float32)
+    streams[0].callback(out, 160, None, None)
+    assert streams[0].device == "Speakers" and np.all(out == 0.5) and p.line.size <= 1600

@@ -95,6 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--monitor", action="store_true",
                       help="serve a live monitor page at http://HOST:PORT/ of each ws sink")
     live.add_argument("--token", metavar="SECRET", help="ws sinks: clients must connect with ?token=SECRET")
+    live.add_argument("--passthrough", nargs="?", const="default", metavar="DEVICE",
+                      help="play the input on an output device (default one, or index/name), delayed so that "
+                           "voice and mouth line up for viewers")
+    live.add_argument("--passthrough-delay", type=float, metavar="MS",
+                      help="the pass-through delay (default: the pipeline's latency, about 45 ms)")
     live.add_argument("--duration", type=float, metavar="S", help="stop after this many seconds")
     live.add_argument("--speed", type=float, default=1.0, help="file sources: play this many times real time (1)")
     live.add_argument("-q", "--quiet", action="store_true", help="no status line or summary")
@@ -186,20 +191,30 @@ def _cmd_live(a: argparse.Namespace) -> int:
     except ValueError as e:
         raise VisemesError(str(e)) from None
     source = open_source(a.source, a.speed)
-    sinks = []
+    sinks, passthrough = [], None
     try:
+        if a.passthrough is not None:
+            from visemes.runtime.passthrough import Passthrough
+
+            delay = a.passthrough_delay / 1000 if a.passthrough_delay is not None else analyser.latency_s
+            device = None if a.passthrough == "default" else (int(a.passthrough) if a.passthrough.isdigit()
+                                                              else a.passthrough)
+            passthrough = Passthrough(delay, device)
         for spec in a.sink:
             sinks.append(open_sink(spec, rig.name, list(rig.channels), a.fps, a.token, a.monitor))
             if a.monitor and not a.quiet:
                 print(f"monitor: http://{spec.split('://', 1)[1]}/" + (f"?token={a.token}" if a.token else ""),
                       file=sys.stderr)
-        stats = run(source, analyser, sinks, a.duration, status=not a.quiet and sys.stderr.isatty())
+        stats = run(source, analyser, sinks, a.duration, status=not a.quiet and sys.stderr.isatty(),
+                    passthrough=passthrough)
     except KeyboardInterrupt:
         return 0
 
     finally:
         for sink in sinks:
             sink.close()
+        if passthrough is not None:
+            passthrough.close()
     if not a.quiet:
         print(f"live: {stats.frames} frames in {stats.seconds:.1f} s, latency median {stats.median_latency_ms:.0f} ms, "
               f"CPU {100 * stats.cpu_seconds / max(stats.seconds, 1e-9):.0f}% of a core, {stats.dropped} dropped",
