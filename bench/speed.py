@@ -5,7 +5,7 @@
 - Offline analysis of a MINUTES-long file on one core (torch and BLAS limited to one thread):
   seconds of audio per CPU second, for each engine, after a warm-up call (start-up excluded).
 - Peak memory (max RSS) of a whole `visemes bake` process on a 1-hour file.
-- Live cost: CPU per 10 ms hop of the streaming front end plus the causal network.
+- Live cost: CPU per 10 ms hop of the streaming front end plus the live head (as ``visemes live`` runs it).
 Prints Markdown for docs/benchmarks.md.
 """
 
@@ -66,11 +66,11 @@ def main() -> None:
         label = f"{engine} ({mode})" if engine == "neural" else engine
         print(f"| {label} | {a.minutes:g} min | {cpu:.2f} | {len(x) / 16000 / cpu:.0f}x |", flush=True)
 
-    stream, net = MelStream(), CausalStream(load_network("causal"))
+    stream, net = MelStream(), CausalStream(load_network("live"))
     hops = 3000
     chunk = x[: hops * HOP]
     cpu = cpu_seconds(lambda: [net.push(stream.push(chunk[i * HOP:(i + 1) * HOP])) for i in range(hops)])
-    print(f"\nlive: {cpu / hops * 1000:.2f} ms CPU per 10 ms hop (front end + causal network, one frame at a time)")
+    print(f"\nlive: {cpu / hops * 1000:.2f} ms CPU per 10 ms hop (front end + live head, one frame at a time)")
 
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "hour.wav"

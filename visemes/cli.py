@@ -121,7 +121,7 @@ def _input_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--engine", choices=ENGINES, default="neural",
                    help="neural (ours, default), pocketsphinx (English baseline), allosaurus (your model)")
     m.add_argument("--mode", choices=MODES, default="offline",
-                   help="offline (full context, default) or causal (60 ms lookahead, as live)")
+                   help="offline (full context, default) or causal (60 ms lookahead)")
     m.add_argument("--transcript", metavar="TEXT|FILE", help="the words spoken: aligns phones to them")
     m.add_argument("--language", metavar="xx", help="language of the transcript (en, es, fr, de, it, pt, ja, ...)")
 
