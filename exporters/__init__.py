@@ -34,11 +34,12 @@ from . import (
     unity_anim,
     unreal_csv,
     visemes_json,
+    vrma,
 )
 
 MODULES: tuple[ModuleType, ...] = (
     visemes_json, curves_csv, segments_tsv, rhubarb_tsv, rhubarb_json, rhubarb_xml, moho_dat, gltf, fbx,
-    unity_anim, unreal_csv,
+    unity_anim, unreal_csv, vrma,
 )
 EXPORTERS: dict[str, ModuleType] = {m.NAME: m for m in MODULES}
 

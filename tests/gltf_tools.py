@@ -33,7 +33,7 @@ def errors(report: dict) -> list[str]:
 
 
 def load(path: Path) -> GLTF2:
-    g = GLTF2().load_binary(str(path)) if path.suffix in (".glb", ".vrm") else GLTF2().load(str(path))
+    g = GLTF2().load_binary(str(path)) if path.suffix in (".glb", ".vrm", ".vrma") else GLTF2().load(str(path))
     return g
 
 

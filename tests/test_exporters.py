@@ -111,6 +111,6 @@ def test_outputs_get_the_usual_file_permissions(tmp_path):
 
 def test_every_format_is_listed_with_a_suffix_and_description():
     assert set(EXPORTERS) == {"json", "csv", "segments", "rhubarb-tsv", "rhubarb-json", "rhubarb-xml", "moho-dat",
-                              "gltf", "fbx", "unity", "unreal"}
+                              "gltf", "fbx", "unity", "unreal", "vrma"}
     suffixes = [m.SUFFIX for m in EXPORTERS.values()]
     assert len(set(suffixes)) == len(suffixes), "several formats can share one output folder"

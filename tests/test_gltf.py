@@ -300,3 +300,28 @@ def test_an_unwritable_output_gives_an_error_and_no_partial_file(tmp_path):
     blocker.write_text("x")
     r = run_cli("bake", TIMING, "--format", "gltf", "-o", blocker / "out.glb")
     assert r.returncode == 1 and "error:" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_vrm_animation_carries_each_lip_expression_as_a_node_track(tmp_path):
+    from gltf_tools import accessor, buffers, load
+
+    out = tmp_path / "speech.vrma"
+    r = run_cli("bake", TIMING, "--rig", "vrm", "--format", "vrma", "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert_valid(out)
+    g = load(out)
+    ext = g.extensions["VRMC_vrm_animation"]
+    assert g.extensionsUsed == ["VRMC_vrm_animation"] and ext["specVersion"] == "1.0"
+    assert g.nodes[ext["humanoid"]["humanBones"]["hips"]["node"]].name == "hips"
+    presets = ext["expressions"]["preset"]
+    assert set(presets) == {"aa", "ih", "ou", "ee", "oh"}
+    bufs = buffers(g, out)
+    curves = lipsync("vrm").curves
+    anim = g.animations[0]
+    for ch in anim.channels:
+        name = g.nodes[ch.target.node].name
+        assert ch.target.path == "translation" and presets[name]["node"] == ch.target.node
+        s = anim.samplers[ch.sampler]
+        t, xyz = accessor(g, bufs, s.input), accessor(g, bufs, s.output)
+        np.testing.assert_allclose(np.interp(curves.times, t, xyz[:, 0]), curves.channel(name), atol=1e-4)
+        assert np.all(xyz[:, 1:] == 0)
