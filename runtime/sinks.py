@@ -28,6 +28,7 @@ token set, clients connect to ``ws://HOST:PORT/?token=SECRET`` (others get HTTP 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import queue
@@ -96,7 +97,8 @@ class WebSocketSink:
     async def _start(self, host: str, port: int) -> None:
         from websockets.asyncio.server import serve
 
-        self.server = await serve(self._handle, host, port, process_request=self._http, max_size=2**16)
+        self.server = await serve(self._handle, host, port, process_request=self._http, max_size=2**16,
+                                  close_timeout=1)
 
     def _http(self, connection, request):
         from websockets.datastructures import Headers
@@ -160,13 +162,16 @@ class WebSocketSink:
             for c in list(self.clients):
                 if c.queue.full():
                     c.queue.get_nowait()
-                c.queue.put_nowait(None)
-            await asyncio.sleep(0.05)
+                c.queue.put_nowait(None)  # the handlers send what is queued, then end
+            await asyncio.sleep(0.2)
+            for c in list(self.clients):  # a client that never reads cannot take a closing handshake: cut it
+                c.ws.transport.abort()
             self.server.close()
-            await self.server.wait_closed()
+            await asyncio.wait_for(self.server.wait_closed(), 3)
 
         if self._thread.is_alive() and not self._error:
-            asyncio.run_coroutine_threadsafe(stop(), self.loop).result(5)
+            with contextlib.suppress(TimeoutError, concurrent.futures.TimeoutError):
+                asyncio.run_coroutine_threadsafe(stop(), self.loop).result(5)
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(5)
 
