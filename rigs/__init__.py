@@ -34,8 +34,13 @@ TIMING_KEYS = (
 )
 _KEYS = {
     "name", "description", "kind", "channels", "rest", "poses", "loudness_channels", "ranges",
-    "shapes", "tweens", "timing", "aliases",
+    "shapes", "tweens", "timing", "aliases", "expression",
 }
+# controls of the expression layer (visemes.expression.CONTROLS): natural units, 0..1 or degrees
+EXPRESSION_CONTROLS = (
+    "blink", "brow_up", "brow_inner_up", "brow_down", "smile", "frown", "cheek", "eye_wide", "eye_squint",
+    "sneer", "happy", "sad", "angry", "surprised", "head_yaw", "head_pitch", "head_roll",
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class RigProfile:
     tweens: tuple[Tween, ...] = ()
     timing: dict[str, float] = field(default_factory=dict)
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    expression: dict[str, Any] = field(default_factory=dict)
     source: str = ""
 
     @property
@@ -105,6 +111,8 @@ class RigProfile:
             d["timing"] = self.timing
         if self.aliases:
             d["aliases"] = {k: list(v) for k, v in self.aliases.items()}
+        if self.expression:
+            d["expression"] = self.expression
         return d
 
 
@@ -119,7 +127,19 @@ def combined(a: RigProfile, b: RigProfile) -> RigProfile:
                    description=f"{a.name} and {b.name} together",
                    poses={v: {**a.poses.get(v, {}), **b.poses.get(v, {})} for v in VISEMES},
                    rest={**a.rest, **b.rest}, aliases={**a.aliases, **b.aliases},
-                   loudness_channels=a.loudness_channels + b.loudness_channels, ranges={**a.ranges, **b.ranges})
+                   loudness_channels=a.loudness_channels + b.loudness_channels, ranges={**a.ranges, **b.ranges},
+                   expression=_merge_expression(a, b))
+
+
+def _merge_expression(a: RigProfile, b: RigProfile) -> dict[str, Any]:
+    """Both rigs' expression sections; a channel both add (such as a head angle) is added once."""
+    if not (a.expression or b.expression):
+        return {}
+    ea, eb = a.expression or {"channels": {}, "controls": {}}, b.expression or {"channels": {}, "controls": {}}
+    controls = {k: dict(v) for k, v in ea["controls"].items()}
+    for k, v in eb["controls"].items():
+        controls.setdefault(k, {}).update(v)
+    return {"channels": {**ea["channels"], **eb["channels"]}, "controls": controls}
 
 
 def builtin_names() -> list[str]:
@@ -225,7 +245,7 @@ def _parse(path: Path, data: dict[str, Any]) -> RigProfile:
             raise _fail(path, f"timing.{k}", f"expected a number >= 0, got {v!r}")
     common = dict(name=data["name"], kind=kind, channels=channels, description=str(data.get("description", "")),
                   timing={k: float(v) for k, v in timing.items()}, aliases=_aliases(path, data, channels),
-                  source=str(path))
+                  expression=_expression(path, data, channels), source=str(path))
     if kind == "discrete":
         return RigProfile(**common, **_discrete(path, data, channels))
     return RigProfile(**common, **_continuous(path, data, channels))
@@ -240,6 +260,49 @@ def _aliases(path: Path, data: dict, channels: tuple[str, ...]) -> dict[str, tup
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise _fail(path, f"aliases.{ch}", "expected a list of names")
     return {k: tuple(v) for k, v in val.items()}
+
+
+def _expression(path: Path, data: dict, channels: tuple[str, ...]) -> dict[str, Any]:
+    """The ``expression`` section: extra channels (``{name: {rest, range}}``) and, per control, the channels
+    it moves with a gain (``{control: {channel: gain}}``; a channel's value is its rest plus gain x control)."""
+    val = data.get("expression")
+    if val is None:
+        return {}
+    if not isinstance(val, dict) or set(val) - {"channels", "controls"}:
+        raise _fail(path, "expression", "expected an object with 'channels' and 'controls'")
+    extra = val.get("channels", {})
+    if not isinstance(extra, dict):
+        raise _fail(path, "expression.channels", "expected an object of {channel: {rest, range}}")
+    for ch, spec in extra.items():
+        key = f"expression.channels.{ch}"
+        if ch in channels:
+            raise _fail(path, key, "already one of the profile's channels")
+        if not isinstance(spec, dict) or set(spec) - {"rest", "range"}:
+            raise _fail(path, key, "expected {rest, range}")
+        rest = spec.get("rest", 0.0)
+        if isinstance(rest, bool) or not isinstance(rest, (int, float)) or not 0 <= rest <= 1:
+            raise _fail(path, f"{key}.rest", f"expected a number from 0 to 1, got {rest!r}")
+        r = spec.get("range", [0, 1])
+        if not (isinstance(r, list) and len(r) == 2 and all(isinstance(x, (int, float)) for x in r) and r[0] < r[1]):
+            raise _fail(path, f"{key}.range", f"expected [low, high] with low < high, got {r!r}")
+    controls = val.get("controls", {})
+    if not isinstance(controls, dict) or not controls:
+        raise _fail(path, "expression.controls", "expected an object of {control: {channel: gain}}")
+    known = channels + tuple(extra)
+    for name, targets in controls.items():
+        key = f"expression.controls.{name}"
+        if name not in EXPRESSION_CONTROLS:
+            raise _fail(path, key, f"unknown control{_suggest(name, EXPRESSION_CONTROLS)}; "
+                                   f"expected some of {', '.join(EXPRESSION_CONTROLS)}")
+        if not isinstance(targets, dict):
+            raise _fail(path, key, "expected an object of {channel: gain}")
+        for ch, gain in targets.items():
+            _channel(path, f"{key}.{ch}", ch, known)
+            if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not np.isfinite(gain):
+                raise _fail(path, f"{key}.{ch}", f"expected a number, got {gain!r}")
+    return {"channels": {c: {"rest": float(s.get("rest", 0.0)), "range": [float(x) for x in s.get("range", [0, 1])]}
+                         for c, s in extra.items()},
+            "controls": {k: {c: float(g) for c, g in v.items()} for k, v in controls.items()}}
 
 
 def _continuous(path: Path, data: dict, channels: tuple[str, ...]) -> dict[str, Any]:

@@ -2,11 +2,13 @@
 
 - ``vmc://HOST:PORT`` VMC protocol (OSC over UDP): one bundle per frame of ``/VMC/Ext/Blend/Val`` (name,
   value) per channel, then ``/VMC/Ext/Blend/Apply``; names are the rig's channels (VRM presets with the
-  ``vrm0``/``vrm`` rigs, ARKit names for perfect-sync avatars).
+  ``vrm0``/``vrm`` rigs, ARKit names for perfect-sync avatars); with ``--expression``, head motion goes out
+  as the ``Head`` bone's rotation (``/VMC/Ext/Bone/Pos``, a Unity-space quaternion).
 - ``osc://HOST:PORT/ADDRESS`` plain OSC: with ``{channel}`` in the address, one message per channel (a float);
   otherwise one message with every weight (default address ``/visemes/weights``).
 - ``livelink://HOST:PORT`` Live Link Face packets (version 6) for Unreal: the 52 ARKit weights (rig channels
-  matched by name, others 0) and 9 zero head/eye angles.
+  matched by name, others 0), head yaw/pitch/roll in radians from the expression layer's head channels (else 0)
+  and zero eye angles.
 - ``vtubestudio://HOST:PORT`` a VTube Studio API plugin client (see :class:`VTubeStudioSink`).
 
 ``ws://HOST:PORT`` is a WebSocket server (binding 127.0.0.1 unless told
@@ -43,6 +45,8 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from visemes.errors import VisemesError
+from visemes.expression import HEAD_CHANNELS, head_angles
+from visemes.rigs import RigProfile
 
 from .analyser import LiveFrame
 
@@ -214,11 +218,35 @@ class _Worker:
         self._thread.join(2)
 
 
-class OscSink(_Worker):
-    """VMC (``vmc=True``) or plain OSC over UDP."""
+def head_quaternion(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """Unity-space rotation (x, y, z, w) of a head turned by these degrees (see
+    :func:`visemes.expression.head_angles`), as VMC's ``/VMC/Ext/Bone/Pos`` carries it.
 
-    def __init__(self, host: str, port: int, channels: list[str], address: str | None = None, vmc: bool = True):
+    Unity is left-handed (x right, y up, z forward, the way the avatar faces)
+    and applies roll (z), then pitch (x), then yaw (y).
+    """
+    from pyrr import quaternion
+
+    def turn(axis, degrees):
+        return quaternion.create_from_axis_rotation(np.array(axis, float), np.radians(degrees))
+
+    # chin up is a negative x rotation, turning to the avatar's left a negative y, tilting left a positive z;
+    # as Unity does: yaw x pitch x roll (pyrr.quaternion.cross is the Hamilton product)
+    q = quaternion.cross(turn((0, 1, 0), -yaw), quaternion.cross(turn((1, 0, 0), -pitch), turn((0, 0, 1), roll)))
+    return np.asarray(q, dtype=np.float64)
+
+
+class OscSink(_Worker):
+    """VMC (``vmc=True``) or plain OSC over UDP.
+
+    VMC frames carry head channels (``headYaw``... of a rig's expression layer)
+    as a ``/VMC/Ext/Bone/Pos`` rotation of the ``Head`` bone, not as blendshapes.
+    """
+
+    def __init__(self, host: str, port: int, channels: list[str], address: str | None = None, vmc: bool = True,
+                 ranges: dict | None = None):
         self.channels, self.address, self.vmc = channels, address or "/visemes/weights", vmc
+        self.ranges = ranges or {}
         self.target = (host, port)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         super().__init__(f"osc-{host}:{port}", self._deliver)
@@ -237,26 +265,34 @@ class OscSink(_Worker):
             return message(self.address, *(float(w) for w in frame.weights)).dgram
         bundle = OscBundleBuilder(IMMEDIATELY)
         for name, w in zip(self.channels, frame.weights, strict=True):
-            if self.vmc:
+            if self.vmc and name not in HEAD_CHANNELS:
                 bundle.add_content(message("/VMC/Ext/Blend/Val", name, float(w)))
-            else:
+            elif not self.vmc:
                 bundle.add_content(message(self.address.replace("{channel}", name), float(w)))
         if self.vmc:
             bundle.add_content(message("/VMC/Ext/Blend/Apply"))
+            angles = head_angles(frame.weights, self.channels, self.ranges)
+            if angles is not None:
+                q = head_quaternion(*angles)
+                bundle.add_content(message("/VMC/Ext/Bone/Pos", "Head", 0.0, 0.0, 0.0, *(float(v) for v in q)))
         return bundle.build().dgram
 
     def _deliver(self, frame: LiveFrame, latency_ms: float) -> None:
         self.sock.sendto(self.packet(frame), self.target)
 
 
-def livelink_packet(frame_number: int, fps: float, weights: np.ndarray, device: str, subject: str) -> bytes:
-    """One Live Link Face datagram, version 6, big-endian: ids, frame time, 61 floats (52 ARKit + 9 angles)."""
+def livelink_packet(frame_number: int, fps: float, weights: np.ndarray, device: str, subject: str,
+                    head: np.ndarray | None = None) -> bytes:
+    """One Live Link Face datagram, version 6, big-endian: ids, frame time, 61 floats (52 ARKit, head
+    yaw/pitch/roll in radians, 6 eye angles)."""
     def text(s: str) -> bytes:
         raw = s.encode("utf-8")
         return struct.pack(">i", len(raw)) + raw
 
     values = np.zeros(61, dtype=">f4")
     values[:52] = weights
+    if head is not None:
+        values[52:55] = np.radians(head)
     num, den = (round(fps), 1) if abs(fps - round(fps)) < 1e-6 else (round(fps * 1000), 1000)
     return (struct.pack(">B", 6) + text(device) + text(subject) + struct.pack(">ifiiB", frame_number, 0.0, num, den, 61)
             + values.tobytes())
@@ -265,7 +301,8 @@ def livelink_packet(frame_number: int, fps: float, weights: np.ndarray, device: 
 class LiveLinkSink(_Worker):
     """ARKit weights to Unreal's Live Link Face source over UDP."""
 
-    def __init__(self, host: str, port: int, channels: list[str], fps: float, subject: str = "visemes"):
+    def __init__(self, host: str, port: int, channels: list[str], fps: float, subject: str = "visemes",
+                 ranges: dict | None = None):
         from visemes.rigs import load_rig
 
         arkit = load_rig("arkit").channels
@@ -273,32 +310,34 @@ class LiveLinkSink(_Worker):
         if all(i < 0 for i in self.index):
             raise VisemesError("livelink sinks need ARKit channels: use --rig arkit (or a profile with those names)")
         self.fps, self.subject, self.device = fps, subject, f"visemes-{uuid.uuid4()}"
+        self.channels, self.ranges = channels, ranges or {}
         self.target = (host, port)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         super().__init__(f"livelink-{host}:{port}", self._deliver)
 
     def _deliver(self, frame: LiveFrame, latency_ms: float) -> None:
         w = np.array([frame.weights[i] if i >= 0 else 0.0 for i in self.index], dtype=np.float32)
-        self.sock.sendto(livelink_packet(frame.index, self.fps, w, self.device, self.subject), self.target)
+        head = head_angles(frame.weights, self.channels, self.ranges)
+        self.sock.sendto(livelink_packet(frame.index, self.fps, w, self.device, self.subject, head), self.target)
 
 
-def open_sink(spec: str, rig_name: str, channels: list[str], fps: float, token: str | None = None,
-              monitor: bool = False):
+def open_sink(spec: str, rig: RigProfile, fps: float, token: str | None = None, monitor: bool = False):
     """A sink from its command-line form: ``ws://``, ``vmc://``, ``osc://``, ``livelink://`` or
-    ``vtubestudio://`` ``HOST:PORT``."""
+    ``vtubestudio://`` ``HOST:PORT``, for frames carrying ``rig``'s channels."""
     url = urlsplit(spec)
+    channels = list(rig.channels)
     if not (url.hostname and url.port):
         raise VisemesError(f"sink {spec!r} needs a host and a port, e.g. ws://127.0.0.1:8765")
     if url.scheme == "ws":
-        return WebSocketSink(url.hostname, url.port, rig_name, channels, fps, token, monitor)
+        return WebSocketSink(url.hostname, url.port, rig.name, channels, fps, token, monitor)
     if url.scheme == "vmc":
-        return OscSink(url.hostname, url.port, channels, vmc=True)
+        return OscSink(url.hostname, url.port, channels, vmc=True, ranges=rig.ranges)
     if url.scheme == "osc":
         return OscSink(url.hostname, url.port, channels, url.path or None, vmc=False)
     if url.scheme == "livelink":
-        return LiveLinkSink(url.hostname, url.port, channels, fps)
+        return LiveLinkSink(url.hostname, url.port, channels, fps, ranges=rig.ranges)
     if url.scheme == "vtubestudio":
         from .vtubestudio import VTubeStudioSink
 
-        return VTubeStudioSink(url.hostname, url.port, channels)
+        return VTubeStudioSink(url.hostname, url.port, channels, ranges=rig.ranges)
     raise VisemesError(f"unknown sink {spec!r} (use ws://, vmc://, osc://, livelink:// or vtubestudio:// HOST:PORT)")

@@ -27,7 +27,9 @@ from .analyser import LiveFrame
 
 PLUGIN = {"pluginName": "visemes lip sync", "pluginDeveloper": "visemes developers"}
 DEFAULT_INPUTS = {"MouthOpen", "MouthSmile", "MouthX", "CheekPuff", "TongueOut", "JawOpen", "MouthPucker",
-                  "MouthFunnel", "MouthPressLipOpen", "MouthRollUpper", "MouthRollLower", "MouthShrug"}
+                  "MouthFunnel", "MouthPressLipOpen", "MouthRollUpper", "MouthRollLower", "MouthShrug",
+                  "FaceAngleX", "FaceAngleY", "FaceAngleZ", "EyeOpenLeft", "EyeOpenRight", "Brows", "BrowLeftY",
+                  "BrowRightY"}
 KEEPALIVE_S = 0.5
 BACKOFF_S = (0.5, 1, 2, 4, 8)
 
@@ -47,10 +49,13 @@ def parameter_id(channel: str) -> str:
 class VTubeStudioSink:
     """Send frames to VTube Studio at ``ws://HOST:PORT`` (8001 by default in the app)."""
 
-    def __init__(self, host: str, port: int, channels: list[str], token_file: Path | None = None) -> None:
+    def __init__(self, host: str, port: int, channels: list[str], token_file: Path | None = None,
+                 ranges: dict | None = None) -> None:
         self.url = f"ws://{host}:{port}"
         self.channels = channels
         self.ids = [parameter_id(c) for c in channels]
+        # weights are 0..1; a channel with a range (head angles in degrees, -1..1 forms) is sent in its units
+        self.ranges = [tuple((ranges or {}).get(c, (0.0, 1.0))) for c in channels]
         self.token_file = token_file or default_token_file()
         self.dropped = self.sent = self.connects = 0
         self.error = ""
@@ -99,11 +104,11 @@ class VTubeStudioSink:
         async with connect(self.url, open_timeout=5, max_size=2**20) as ws:
             self.connects += 1
             await self._authenticate(ws)
-            for pid, ch in zip(self.ids, self.channels, strict=True):
+            for pid, ch, (lo, hi) in zip(self.ids, self.channels, self.ranges, strict=True):
                 if pid not in DEFAULT_INPUTS:
                     await self._request(ws, "ParameterCreationRequest", {
                         "parameterName": pid, "explanation": f"visemes: rig channel {ch}"[:255],
-                        "min": 0, "max": 1, "defaultValue": 0})
+                        "min": lo, "max": hi, "defaultValue": min(max(0.0, lo), hi)})
             while not self._stop:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), KEEPALIVE_S)
@@ -112,7 +117,8 @@ class VTubeStudioSink:
                     await self._inject(ws, self.latest)
 
     async def _inject(self, ws, frame: LiveFrame) -> None:
-        values = [{"id": pid, "value": round(float(w), 4)} for pid, w in zip(self.ids, frame.weights, strict=True)]
+        values = [{"id": pid, "value": round(lo + float(w) * (hi - lo), 4)}
+                  for pid, w, (lo, hi) in zip(self.ids, frame.weights, self.ranges, strict=True)]
         await self._request(ws, "InjectParameterDataRequest", {"faceFound": False, "mode": "set",
                                                                 "parameterValues": values})
         self.sent += 1

@@ -26,17 +26,18 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory):
-    """``ray start --head`` on loopback with two worker CPUs; yields the environment that points at it."""
-    ray = shutil.which("ray")
-    assert ray, "Ray is needed for the cluster tests: pip install 'visemes[ray]'"
+    """``ray start --head`` on loopback with two worker CPUs; yields the environment that points at it.
+
+    The Ray command line runs on this interpreter, so its workers import the visemes under test."""
+    ray = [sys.executable, "-c", "import sys; from ray.scripts.scripts import main; sys.exit(main())"]
     port = _free_port()
     env = {**os.environ, "RAY_ADDRESS": f"127.0.0.1:{port}", "RAY_USAGE_STATS_ENABLED": "0"}
-    start = [ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "2",
+    start = [*ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "2",
              "--include-dashboard=false", "--disable-usage-stats", "--object-store-memory", str(200 * 2**20)]
     r = subprocess.run(start, capture_output=True, text=True, env=env, timeout=180)
     assert r.returncode == 0, r.stderr[-3000:]
     yield env
-    subprocess.run([ray, "stop", "--force"], capture_output=True, env=env, timeout=120)
+    subprocess.run([*ray, "stop", "--force"], capture_output=True, env=env, timeout=120)
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,15 @@ import numpy as np
 from visemes.exporters import EXPORTERS, ExportOptions, export, retarget
 from visemes.rigs import RigProfile, combined, load_rig
 
-from .animate import AnimationParams, animate
+from .animate import AnimationParams, animate, viseme_weights
 from .audio import is_audio, load_audio
 from .curves import Curves
 from .engines import analyse
 from .errors import VisemesError, file_error
+from .expression import ExpressionParams, analysis_frames, apply, controls, mix
 from .features import FPS, loudness
 from .lipsync import Lipsync
+from .phones import VISEME_INDEX
 from .timing import read_timing
 from .tracks import phones_to_visemes
 
@@ -37,6 +39,7 @@ class Settings:
     engine: str = "neural"
     mode: str = "offline"
     language: str | None = None
+    expression: ExpressionParams | None = None
 
 
 def lipsync_from_timing(path: str | Path, rig: RigProfile, params: AnimationParams,
@@ -94,6 +97,24 @@ def add_rig(lipsync: Lipsync, extra: RigProfile, timing: dict[str, float | None]
     return replace(lipsync, rig=both, curves=Curves(curves.fps, list(both.channels), values))
 
 
+def add_expression(lipsync: Lipsync, samples: np.ndarray, params: ExpressionParams,
+                   timing: dict[str, float | None]) -> Lipsync:
+    """The same lipsync with the expression layer (blinks, brows, head, emotion) on its rig's channels."""
+    try:
+        m = mix(lipsync.rig)
+    except ValueError as e:
+        raise VisemesError(str(e)) from None
+    ctrl = controls(samples, params)
+    curves = lipsync.curves
+    n = curves.frames
+    w = viseme_weights(lipsync.visemes, AnimationParams.for_rig(lipsync.rig, **{**timing, "fps": curves.fps}))
+    contact = np.zeros(n, np.float32)
+    k = min(n, len(w))
+    contact[:k] = w[:k, VISEME_INDEX["PP"]] + w[:k, VISEME_INDEX["FF"]]
+    values = apply(m, curves.values, ctrl[analysis_frames(n, curves.fps, len(ctrl))], contact, params.open_gain)
+    return replace(lipsync, rig=m.rig, curves=Curves(curves.fps, list(m.rig.channels), values))
+
+
 def read_transcript(transcript: str | None) -> str | None:
     """A transcript given as text, or as the path of a text file."""
     if not transcript:
@@ -128,6 +149,11 @@ def bake_file(source: str | Path, outputs: list[tuple[str, Path | str]], setting
         lipsync = lipsync_from_timing(source, rig, params, audio)
     if settings.add_rig:
         lipsync = add_rig(lipsync, load_rig(settings.add_rig), settings.timing)
+    if settings.expression is not None:
+        speech = source if is_audio(source) else audio
+        if speech is None:
+            raise file_error(source, "the expression layer follows the voice: give the audio too (--audio FILE)")
+        lipsync = add_expression(lipsync, load_audio(speech), settings.expression, settings.timing)
     for fmt, out in outputs:
         module = EXPORTERS[fmt]
         data = rhubarb_cues(lipsync, settings.timing) if module.NEEDS == "cues" else lipsync
@@ -145,4 +171,5 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
-__all__ = ["Settings", "add_rig", "bake_file", "check_format", "lipsync_from_audio", "lipsync_from_timing"]
+__all__ = ["Settings", "add_expression", "add_rig", "bake_file", "check_format", "lipsync_from_audio",
+           "lipsync_from_timing"]

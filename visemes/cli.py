@@ -14,6 +14,7 @@ from .bake import Settings, check_format
 from .batch import Report, plan, read_manifest, run
 from .engines import ENGINES, MODES
 from .errors import VisemesError
+from .expression import EMOTIONS, PARTS, ExpressionParams
 from .timing import FORMATS as TIMING_FORMATS
 
 BAKE_EPILOG = """\
@@ -103,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--duration", type=float, metavar="S", help="stop after this many seconds")
     live.add_argument("--speed", type=float, default=1.0, help="file sources: play this many times real time (1)")
     live.add_argument("-q", "--quiet", action="store_true", help="no status line or summary")
+    _expression_options(live)
     live.set_defaults(func=_cmd_live)
     fmts = sub.add_parser("formats", help="list output formats",
                           description="List the output formats that 'visemes bake --format' writes.")
@@ -124,6 +126,33 @@ def _input_options(p: argparse.ArgumentParser) -> None:
                    help="offline (full context, default) or causal (60 ms lookahead)")
     m.add_argument("--transcript", metavar="TEXT|FILE", help="the words spoken: aligns phones to them")
     m.add_argument("--language", metavar="xx", help="language of the transcript (en, es, fr, de, it, pt, ja, ...)")
+    _expression_options(p)
+
+
+def _expression_options(p: argparse.ArgumentParser) -> None:
+    x = p.add_argument_group("expression layer (continuous rigs with an expression section)")
+    x.add_argument("--expression", nargs="?", const=",".join(PARTS), metavar="PARTS",
+                   help=f"add a living face: blinks, brow raises on pitch accents, head motion from the voice's "
+                        f"pitch and energy; all, or a comma list of {','.join(PARTS)}")
+    x.add_argument("--emotion", choices=list(EMOTIONS), default="neutral",
+                   help="shape the face and mouth poses: " + ", ".join(EMOTIONS) + " (neutral)")
+    x.add_argument("--intensity", type=float, default=0.6, metavar="X", help="strength of the emotion, 0..1 (0.6)")
+    x.add_argument("--expression-gain", type=float, default=1.0, metavar="G",
+                   help="scale blinks, brows and head motion together, 0..2 (1)")
+    x.add_argument("--seed", type=int, default=0, metavar="N", help="seed of blink times and head drift (0)")
+
+
+def _expression_params(a: argparse.Namespace) -> ExpressionParams | None:
+    """The expression layer asked for on the command line, or None."""
+    if a.expression is None and a.emotion == "neutral":
+        return None
+    parts = () if a.expression is None else tuple(p.strip() for p in a.expression.split(",") if p.strip())
+    try:
+        return ExpressionParams(parts=parts, gain=a.expression_gain, emotion=a.emotion, intensity=a.intensity,
+                                seed=a.seed)
+    except ValueError as e:
+        raise VisemesError(str(e).replace("intensity", "--intensity").replace("expression gain",
+                                                                            "--expression-gain")) from None
 
 
 def _analyse(a: argparse.Namespace):
@@ -131,7 +160,8 @@ def _analyse(a: argparse.Namespace):
     from .audio import is_audio, load_audio
     from .bake import bake_file
 
-    settings = Settings(rig=a.rig, engine=a.engine, mode=a.mode, language=a.language)
+    settings = Settings(rig=a.rig, engine=a.engine, mode=a.mode, language=a.language,
+                        expression=_expression_params(a))
     lipsync = bake_file(a.input, [], settings, a.audio, a.transcript, a.language)
     audio = a.input if is_audio(Path(a.input)) else a.audio
     return lipsync, (load_audio(audio) if audio else None), audio
@@ -187,7 +217,7 @@ def _cmd_live(a: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)  # 10 ms steps are too small to share out; extra threads only spin
     try:
-        analyser = LiveAnalyser(rig, a.fps)
+        analyser = LiveAnalyser(rig, a.fps, _expression_params(a))
     except ValueError as e:
         raise VisemesError(str(e)) from None
     source = open_source(a.source, a.speed)
@@ -201,7 +231,7 @@ def _cmd_live(a: argparse.Namespace) -> int:
                                                               else a.passthrough)
             passthrough = Passthrough(delay, device)
         for spec in a.sink:
-            sinks.append(open_sink(spec, rig.name, list(rig.channels), a.fps, a.token, a.monitor))
+            sinks.append(open_sink(spec, analyser.rig, a.fps, a.token, a.monitor))
             if a.monitor and not a.quiet:
                 print(f"monitor: http://{spec.split('://', 1)[1]}/" + (f"?token={a.token}" if a.token else ""),
                       file=sys.stderr)
@@ -300,7 +330,7 @@ def _settings(a: argparse.Namespace) -> Settings:
                            vrm_expressions=a.vrm_expressions, fbx_ascii=a.fbx_ascii,
                            unity_path=a.unity_path)
     return Settings(rig=a.rig, add_rig=a.add_rig, timing=timing, export=export, engine=a.engine, mode=a.mode,
-                    language=a.language)
+                    language=a.language, expression=_expression_params(a))
 
 
 def _cmd_bake(a: argparse.Namespace) -> int:
