@@ -27,6 +27,7 @@ N_FFT = 1024  # >= WINDOW + the longest lag: no circular wrap
 F0_MIN, F0_MAX = 70.0, 400.0
 LAG_MIN, LAG_MAX = int(SAMPLE_RATE / F0_MAX), int(np.ceil(SAMPLE_RATE / F0_MIN))
 VOICING = 0.45
+OCTAVE = 0.9  # a submultiple lag within this share of the best peak wins
 SILENCE_DB = -60.0
 
 _WINDOW_FN = np.hanning(WINDOW + 2)[1:-1]
@@ -63,6 +64,14 @@ def _analyse(frames: np.ndarray) -> np.ndarray:
     lag = LAG_MIN + np.argmax(search, axis=1)
     rows = np.arange(len(frames))
     peak = r[rows, lag]
+    # octave errors: a periodic signal peaks at every multiple of its period; take the shortest
+    # submultiple of the best lag whose peak is nearly as high
+    for d in (3, 2):
+        near = np.clip(np.round(lag / d).astype(int)[:, None] + np.arange(-2, 3), LAG_MIN, LAG_MAX)
+        best = near[rows, np.argmax(r[rows[:, None], near], axis=1)]
+        take = (r[rows, best] > OCTAVE * peak) & (lag / d >= LAG_MIN - 2) & (best < lag)
+        lag = np.where(take, best, lag)
+        peak = r[rows, lag]
     # parabolic interpolation of the peak for sub-sample lags
     a, b = r[rows, lag - 1], r[rows, np.minimum(lag + 1, LAG_MAX + 1)]
     denom = a - 2 * peak + b
