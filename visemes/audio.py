@@ -42,6 +42,16 @@ def load_audio(path: str | Path, sr: int = SAMPLE_RATE) -> np.ndarray:
     VisemesError
         ``PATH: problem`` when the file is missing, empty, truncated or not audio.
     """
+    return _load(path, sr, keep_channels=False)[:, 0]
+
+
+def load_channels(path: str | Path, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Decode ``path`` keeping its channels: float32 ``[channels, samples]`` at ``sr`` Hz (one speaker per
+    channel in a scene). Raises like :func:`load_audio`."""
+    return np.ascontiguousarray(_load(path, sr, keep_channels=True).T)
+
+
+def _load(path: str | Path, sr: int, keep_channels: bool) -> np.ndarray:
     import soundfile as sf
 
     path = Path(path)
@@ -49,35 +59,37 @@ def load_audio(path: str | Path, sr: int = SAMPLE_RATE) -> np.ndarray:
         raise file_error(path, "no such audio file")
     try:
         with _quiet_stderr():  # libmpg123 and friends print warnings straight to the process's stderr
-            mono = _decode_blocks(path, sr)
+            out = _decode_blocks(path, sr, keep_channels)
     except (sf.LibsndfileError, RuntimeError, ValueError) as e:
-        data, rate = _fallback_decode(path, e)
-        mono = resample(data.mean(axis=1), rate, sr)
-    if mono.size == 0:
+        data, rate = _fallback_decode(path, e, mono=not keep_channels)
+        out = np.stack([resample(c, rate, sr) for c in data.T], axis=1)
+    if out.size == 0:
         raise file_error(path, "audio file holds no samples")
-    if not np.all(np.isfinite(mono)):
+    if not np.all(np.isfinite(out)):
         raise file_error(path, "audio holds NaN or infinite samples")
-    return mono
+    return out
 
 
-def _decode_blocks(path: Path, sr: int, block_s: float = 30.0) -> np.ndarray:
-    """Decode and resample block by block, so a long multi-channel file never sits in memory at its own rate."""
+def _decode_blocks(path: Path, sr: int, keep_channels: bool = False, block_s: float = 30.0) -> np.ndarray:
+    """Decode and resample block by block to ``[samples, channels]`` (one channel, their mean, unless
+    ``keep_channels``), so a long multi-channel file never sits in memory at its own rate."""
     import soundfile as sf
     import soxr
 
     with sf.SoundFile(str(path)) as f:
         rate, total = f.samplerate, f.frames
-        out = np.empty(int(np.ceil(total * sr / rate)) + sr, dtype=np.float32)
-        stream = soxr.ResampleStream(rate, sr, 1, dtype="float32", quality="HQ") if rate != sr else None
+        width = f.channels if keep_channels else 1
+        out = np.empty((int(np.ceil(total * sr / rate)) + sr, width), dtype=np.float32)
+        stream = soxr.ResampleStream(rate, sr, width, dtype="float32", quality="HQ") if rate != sr else None
         n = 0
         for block in f.blocks(blocksize=int(block_s * rate), dtype="float32", always_2d=True):
-            mono = block.mean(axis=1)
-            y = stream.resample_chunk(mono) if stream else mono
-            out[n:n + len(y)] = y
+            block = block if keep_channels else block.mean(axis=1, keepdims=True)
+            y = stream.resample_chunk(np.ascontiguousarray(block)) if stream else block
+            out[n:n + len(y)] = y.reshape(len(y), width)
             n += len(y)
         if stream:
-            y = stream.resample_chunk(np.zeros(0, np.float32), last=True)
-            out[n:n + len(y)] = y
+            y = stream.resample_chunk(np.zeros((0, width), np.float32), last=True)
+            out[n:n + len(y)] = y.reshape(len(y), width)
             n += len(y)
     return out[:n]
 
@@ -99,16 +111,17 @@ def _quiet_stderr():
         os.close(saved)
 
 
-def _fallback_decode(path: Path, first_error: Exception) -> tuple[np.ndarray, int]:
+def _fallback_decode(path: Path, first_error: Exception, mono: bool = True) -> tuple[np.ndarray, int]:
     if path.suffix.lower() in (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff"):
         raise file_error(path, f"cannot decode audio ({_short(first_error)})")
     try:
         import librosa
 
-        data, rate = librosa.load(str(path), sr=None, mono=True)
+        data, rate = librosa.load(str(path), sr=None, mono=mono)
     except Exception as e:  # librosa raises many types, all mean "cannot decode"
         raise file_error(path, f"cannot decode audio ({_short(e)})") from None
-    return np.asarray(data, dtype=np.float32)[:, None], int(rate)
+    data = np.asarray(data, dtype=np.float32)
+    return (data[:, None] if data.ndim == 1 else data.T), int(rate)
 
 
 def _short(e: Exception) -> str:

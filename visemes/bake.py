@@ -21,7 +21,7 @@ from .features import FPS, loudness
 from .lipsync import Lipsync
 from .phones import VISEME_INDEX
 from .timing import read_timing
-from .tracks import phones_to_visemes
+from .tracks import phones_to_visemes, silence_outside
 
 
 @dataclass(frozen=True)
@@ -71,18 +71,31 @@ def rhubarb_cues(lipsync: Lipsync, params: dict[str, float | None]) -> Lipsync:
 def lipsync_from_audio(path: Path, rig: RigProfile, params: AnimationParams, settings: Settings,
                        transcript: str | None = None, language: str | None = None) -> Lipsync:
     """Analyse speech audio with the chosen engine, then animate it."""
-    samples = load_audio(path)
-    language = language or settings.language
-    text = read_transcript(transcript)
     try:
-        analysis = analyse(samples, settings.engine, settings.mode, text, language)
+        return lipsync_from_samples(load_audio(path), path.name, rig, params, settings, transcript, language)
     except VisemesError as e:
         raise file_error(path, str(e)) from None
+
+
+def lipsync_from_samples(samples: np.ndarray, name: str, rig: RigProfile, params: AnimationParams,
+                         settings: Settings, transcript: str | None = None, language: str | None = None,
+                         speaking: np.ndarray | None = None) -> Lipsync:
+    """Analyse 16 kHz mono ``samples`` and animate them; ``speaking`` (bool per 10 ms frame), when given,
+    keeps the mouth at rest wherever it is False (another character's turn in a scene)."""
+    language = language or settings.language
+    text = read_transcript(transcript)
+    analysis = analyse(samples, settings.engine, settings.mode, text, language)
     for warning in analysis.warnings:
-        print(f"warning: {path}: {warning}", file=sys.stderr)
+        print(f"warning: {name}: {warning}", file=sys.stderr)
     loud = loudness(samples)
-    curves, cues = animate(analysis.visemes, rig, params, loud, FPS)
-    return Lipsync(source=path.name, duration=analysis.visemes.duration, visemes=analysis.visemes, curves=curves,
+    visemes = analysis.visemes
+    if speaking is not None:
+        visemes = silence_outside(visemes, speaking)
+        talking = np.zeros(len(loud), dtype=bool)
+        talking[:len(speaking)] = speaking[:len(loud)]
+        loud = np.where(talking, loud, 0.0).astype(np.float32)
+    curves, cues = animate(visemes, rig, params, loud, FPS)
+    return Lipsync(source=name, duration=visemes.duration, visemes=visemes, curves=curves,
                    rig=rig, phones=analysis.phones, cues=cues,
                    engine=settings.engine if settings.engine != "neural" else f"neural-{settings.mode}",
                    language=language, transcript=text, loudness=loud)
@@ -172,4 +185,4 @@ def check_format(fmt: str) -> str:
 
 
 __all__ = ["Settings", "add_expression", "add_rig", "bake_file", "check_format", "lipsync_from_audio",
-           "lipsync_from_timing"]
+           "lipsync_from_samples", "lipsync_from_timing"]

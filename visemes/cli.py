@@ -50,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     _bake_parser(sub)
+    _scene_parser(sub)
     rigs = sub.add_parser("rigs", help="list rig profiles, or show one",
                           description="List the built-in rig profiles, or print one (a name or a profile file).")
     rigs.add_argument("action", nargs="?", choices=["list", "show"], default="list",
@@ -249,6 +250,53 @@ def _cmd_live(a: argparse.Namespace) -> int:
         print(f"live: {stats.frames} frames in {stats.seconds:.1f} s, latency median {stats.median_latency_ms:.0f} ms, "
               f"CPU {100 * stats.cpu_seconds / max(stats.seconds, 1e-9):.0f}% of a core, {stats.dropped} dropped",
               file=sys.stderr)
+    return 0
+
+
+def _scene_parser(sub) -> None:
+    sc = sub.add_parser(
+        "scene", help="bake a dialogue: one animation per character",
+        description="Bake a scene with several speakers into one animation per character: a file with one "
+                    "speaker per channel, one file per speaker, or one mixed track with speaker turns.",
+        epilog="examples:\n"
+               "  visemes scene dialogue.wav --speaker ann=arkit --speaker bob=vrm -f gltf -o scene/\n"
+               "  visemes scene ann.wav bob.wav -f json -f unity -o scene/\n"
+               "  visemes scene mix.wav --turns mix.rttm -o scene/   (or subtitles: --turns mix.srt)",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sc.add_argument("inputs", nargs="+", metavar="AUDIO", help="one multi-channel file, or one file per speaker")
+    sc.add_argument("-o", "--output", required=True, metavar="FOLDER",
+                    help="where NAME.EXT per character and scene.json go")
+    sc.add_argument("-f", "--format", action="append", metavar="FMT",
+                    help=f"output format, repeatable: {', '.join(EXPORTERS)} (default: json)")
+    sc.add_argument("--speaker", action="append", default=[], metavar="NAME[=RIG]",
+                    help="name (and rig) of each channel or file in order; with --turns, a speaker's rig")
+    sc.add_argument("--turns", metavar="FILE", help="speaker turns of a mixed track: .rttm, .srt, .vtt or .tsv "
+                                                    "(start end speaker)")
+    sc.add_argument("-r", "--rig", default="arkit", metavar="RIG", help="rig of characters without one (arkit)")
+    sc.add_argument("--engine", choices=ENGINES, default="neural", help="audio engine (neural)")
+    sc.add_argument("--mode", choices=MODES, default="offline", help="offline (default) or causal")
+    sc.add_argument("--fps", type=float, help="curve frame rate (default 60)")
+    _expression_options(sc)
+    sc.set_defaults(func=_cmd_scene)
+
+
+def _cmd_scene(a: argparse.Namespace) -> int:
+    from .scene import bake_scene, speaker_rigs, write_scene
+
+    formats = [check_format(f) for f in (a.format or ["json"])]
+    if a.fps is not None and a.fps <= 0:
+        raise VisemesError("--fps must be positive")
+    for rig in [a.rig, *(r for _, r in speaker_rigs(a.speaker, a.rig))]:
+        load_rig(rig)  # an unknown rig fails before any work
+    settings = Settings(rig=a.rig, timing={"fps": a.fps}, engine=a.engine, mode=a.mode,
+                        expression=_expression_params(a))
+    characters = bake_scene([Path(p) for p in a.inputs], settings, speaker_rigs(a.speaker, a.rig),
+                            Path(a.turns) if a.turns else None)
+    index = write_scene(characters, formats, Path(a.output), settings)
+    for c in characters:
+        talk = sum(b - s for s, b in c.spans())
+        print(f"{c.name}: {c.lipsync.rig.name}, talks {talk:.1f} s of {c.lipsync.duration:.1f} s", file=sys.stderr)
+    print(f"wrote {index}", file=sys.stderr)
     return 0
 
 

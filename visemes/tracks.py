@@ -116,6 +116,23 @@ def phones_to_visemes(track: Track) -> Track:
     return Track(merge_repeats(out), "visemes")
 
 
+def silence_outside(track: Track, active: np.ndarray, fps: float = 100.0) -> Track:
+    """``track`` with every stretch where ``active`` (bool per frame at ``fps``) is False turned to ``sil``.
+
+    Frames past the end of ``active`` count as inactive.
+    """
+    active = np.asarray(active, dtype=bool)
+    edges = np.flatnonzero(np.diff(np.r_[False, active, False].astype(np.int8)))
+    spans = [(a / fps, b / fps) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    out: list[Segment] = []
+    for s in track.segments:
+        for a, b in spans:
+            lo, hi = max(s.start, a), min(s.end, b)
+            if hi > lo:
+                out.append(Segment(lo, hi, s.label, s.confidence))
+    return Track(merge_repeats(make_contiguous(out, duration=track.duration)), track.kind, track.phone_set)
+
+
 @dataclass
 class Posteriors:
     """Per-frame class probabilities, ``float32 [frames, classes]``.
