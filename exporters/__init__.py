@@ -5,7 +5,8 @@ Each format module defines ``NAME``, ``SUFFIX``, ``DESCRIPTION``, ``NEEDS``
 shape sequence) and ``render(lipsync, options) -> str | bytes``. Formats that
 animate a mesh's morph targets also set ``MESH_TARGETS = True``: their curves
 arrive renamed onto the ``--into`` file's targets by :func:`retarget` (or onto
-the sample head's, for formats that write it: ``SAMPLE_HEAD = True``). Exporters know
+the sample head's, for formats that write it: ``SAMPLE_HEAD = True``); ``HEAD_ROTATION = True`` keeps the
+expression layer's head angle channels for a format that turns the head node. Exporters know
 formats, not phonetics: names come from the rig profile, timings from the
 :class:`~visemes.lipsync.Lipsync`. Writing is atomic and happens here, once.
 """
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+
+import numpy as np
 
 from visemes.fileio import write_bytes, write_text
 from visemes.lipsync import Lipsync
@@ -118,7 +121,16 @@ def retarget(lipsync: Lipsync, fmt: str, options: ExportOptions) -> Lipsync:
     m = target_match(lipsync.rig, fmt, options)
     if m is None:
         return lipsync
-    return Lipsync(**{**lipsync.__dict__, "curves": rt.apply(lipsync.curves, m)})
+    curves = rt.apply(lipsync.curves, m)
+    if getattr(EXPORTERS[fmt], "HEAD_ROTATION", False):  # head angles drive a node, not morph targets
+        from visemes.curves import Curves
+        from visemes.expression import HEAD_CHANNELS
+
+        head = [c for c in lipsync.curves.channels if c in HEAD_CHANNELS]
+        values = np.concatenate([curves.values, np.stack([lipsync.curves.channel(c) for c in head], axis=1)],
+                                axis=1) if head else curves.values
+        curves = Curves(curves.fps, curves.channels + head, values)
+    return Lipsync(**{**lipsync.__dict__, "curves": curves})
 
 
 @cache

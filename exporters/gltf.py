@@ -33,6 +33,7 @@ NEEDS = "curves"
 DESCRIPTION = "glTF 2.0 morph weights animation, added --into a .glb/.gltf/.vrm or on the sample head"
 MESH_TARGETS = True
 SAMPLE_HEAD = True
+HEAD_ROTATION = True
 
 GLB_MAGIC, JSON_CHUNK, BIN_CHUNK = 0x46546C67, 0x4E4F534A, 0x004E4942
 FLOAT, UNSIGNED_SHORT, UNSIGNED_INT = 5126, 5123, 5125
@@ -184,7 +185,7 @@ def add_accessor(g: Gltf, array: np.ndarray, kind: str = "SCALAR", target: int |
     array = np.ascontiguousarray(array, dtype=np.float32 if array.dtype.kind == "f" else array.dtype)
     component = {np.dtype("float32"): FLOAT, np.dtype("uint16"): UNSIGNED_SHORT,
                  np.dtype("uint32"): UNSIGNED_INT}[array.dtype]
-    width = {"SCALAR": 1, "VEC3": 3}[kind]
+    width = {"SCALAR": 1, "VEC3": 3, "VEC4": 4}[kind]
     acc = {"bufferView": _add_view(g, array.astype(array.dtype.newbyteorder("<")).tobytes(), target),
            "componentType": component, "count": int(array.size // width), "type": kind}
     if bounds:
@@ -292,15 +293,18 @@ def node_weights(doc: dict, names: list[str], values: np.ndarray,
 
 
 def add_animation(g: Gltf, name: str, times: np.ndarray, weights: dict[int, np.ndarray],
-                  interpolation: str = "LINEAR", max_error: float | None = None, end: float | None = None) -> int:
-    """Append one animation with a ``weights`` channel per node; returns its index.
+                  interpolation: str = "LINEAR", max_error: float | None = None, end: float | None = None,
+                  rotations: dict[int, np.ndarray] | None = None) -> int:
+    """Append one animation with a ``weights`` channel per node (and a ``rotation`` channel per node of
+    ``rotations``, ``[frames, 4]`` quaternions x, y, z, w); returns its index.
 
-    ``times`` are the seconds of the rows of every ``weights`` array. With
-    ``max_error`` the keys are reduced (LINEAR: within that error; STEP: repeated
-    rows dropped). ``end`` adds a last key holding the final pose until then.
+    ``times`` are the seconds of the rows of every array. With ``max_error`` the
+    keys are reduced (LINEAR: within that error; STEP: repeated rows dropped).
+    ``end`` adds a last key holding the final pose until then.
     """
-    nodes = sorted(weights)
-    table = np.concatenate([weights[n] for n in nodes], axis=1)
+    tracks = [(n, "weights", weights[n]) for n in sorted(weights)]
+    tracks += [(n, "rotation", q) for n, q in sorted((rotations or {}).items())]
+    table = np.concatenate([a for _, _, a in tracks], axis=1)
     keep = np.arange(len(times))
     if max_error is not None and interpolation == "LINEAR":
         keep, table = shared_keys(table, max_error)
@@ -312,14 +316,60 @@ def add_animation(g: Gltf, name: str, times: np.ndarray, weights: dict[int, np.n
         t, table = np.r_[t, end], np.vstack([table, table[-1:]])
     inp = add_accessor(g, t.astype(np.float32), bounds=True)
     channels, samplers, col = [], [], 0
-    for n in nodes:
-        k = weights[n].shape[1]
-        out = add_accessor(g, table[:, col:col + k].astype(np.float32).ravel())
+    for n, path, a in tracks:
+        k = a.shape[1]
+        block = table[:, col:col + k]
+        if path == "rotation":  # keys reduced component-wise: make them unit quaternions again
+            block = block / np.linalg.norm(block, axis=1, keepdims=True)
+        out = add_accessor(g, block.astype(np.float32), "VEC4" if path == "rotation" else "SCALAR")
         col += k
         samplers.append({"input": inp, "output": out, "interpolation": interpolation})
-        channels.append({"sampler": len(samplers) - 1, "target": {"node": n, "path": "weights"}})
+        channels.append({"sampler": len(samplers) - 1, "target": {"node": n, "path": path}})
     g.doc.setdefault("animations", []).append({"name": name, "channels": channels, "samplers": samplers})
     return len(g.doc["animations"]) - 1
+
+
+def head_node(doc: dict) -> int | None:
+    """The node that turns the head: a VRM humanoid head bone, a node named like a head bone, or the
+    sample head's root."""
+    for ext in ("VRMC_vrm", "VRM"):
+        bones = doc.get("extensions", {}).get(ext, {}).get("humanoid", {}).get("humanBones")
+        if isinstance(bones, dict) and isinstance(bones.get("head"), dict) and "node" in bones["head"]:
+            return int(bones["head"]["node"])
+        if isinstance(bones, list):  # VRM 0.x lists {bone, node}
+            for b in bones:
+                if b.get("bone") == "head" and "node" in b:
+                    return int(b["node"])
+    names = [str(n.get("name", "")).lower() for n in doc.get("nodes", [])]
+    for i, name in enumerate(names):
+        if name == "sample_head" or name == "head" or name.endswith(("_head", ":head", ".head")):
+            return i
+    return None
+
+
+def head_rotations(lipsync: Lipsync, rest: list[float] | None = None) -> np.ndarray | None:
+    """``[frames, 4]`` glTF rotations (x, y, z, w) of the head from the curves' head angle channels.
+
+    glTF assets face +Z with +X on their left and +Y up (right-handed): turning to
+    the left is a positive Y rotation, chin up a negative X one, tilting to the left
+    a negative Z one. The turn is applied after the node's ``rest`` rotation.
+    """
+    from pyrr import quaternion
+
+    from visemes.expression import head_angles
+
+    c = lipsync.curves
+    if head_angles(c.values[0], c.channels, lipsync.rig.ranges) is None:
+        return None
+    rest = np.asarray(rest if rest is not None else [0.0, 0.0, 0.0, 1.0], dtype=np.float64)
+    out = np.empty((c.frames, 4))
+    for i, row in enumerate(c.values):
+        yaw, pitch, roll = np.radians(head_angles(row, c.channels, lipsync.rig.ranges))
+        q = quaternion.cross(quaternion.create_from_axis_rotation(np.array([0.0, 1.0, 0.0]), yaw),
+                             quaternion.cross(quaternion.create_from_axis_rotation(np.array([1.0, 0.0, 0.0]), -pitch),
+                                              quaternion.create_from_axis_rotation(np.array([0.0, 0.0, 1.0]), -roll)))
+        out[i] = quaternion.cross(rest, q)
+    return out
 
 
 # ---------------------------------------------------------------- the sample head
@@ -360,8 +410,14 @@ def render(lipsync: Lipsync, options) -> bytes | str:
     weights = node_weights(g.doc, c.channels, c.values, options.vrm_expressions)
     if not weights:
         raise file_error(options.into or "sample head", "none of the curves drives a morph target in it")
+    rotations = {}
+    node = head_node(g.doc)
+    if node is not None:
+        q = head_rotations(lipsync, g.doc["nodes"][node].get("rotation"))
+        if q is not None:
+            rotations[node] = q
     add_animation(g, options.animation_name, c.times, weights, options.interpolation, options.keyframe_error,
-                  end=lipsync.duration)
+                  end=lipsync.duration, rotations=rotations)
     return serialise(g)
 
 

@@ -66,7 +66,8 @@ def animation(path: Path, name: str | None = None) -> dict[str, tuple[np.ndarray
     anim = next(a for a in reversed(g.animations) if name is None or a.name == name)
     out = {}
     for ch in anim.channels:
-        assert ch.target.path == "weights"
+        if ch.target.path != "weights":  # the head's rotation: see rotations()
+            continue
         s = anim.samplers[ch.sampler]
         node = g.nodes[ch.target.node]
         mesh = g.meshes[node.mesh]
@@ -75,6 +76,16 @@ def animation(path: Path, name: str | None = None) -> dict[str, tuple[np.ndarray
         w = accessor(g, bufs, s.output).reshape(len(t), -1)
         out[node.name] = (t, w, names, s.interpolation)
     return out
+
+
+def rotations(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per node name with a rotation channel in the last animation: key times and ``[keys, 4]`` quaternions."""
+    g = load(path)
+    bufs = buffers(g, path)
+    anim = g.animations[-1]
+    return {g.nodes[ch.target.node].name: (accessor(g, bufs, anim.samplers[ch.sampler].input),
+                                           accessor(g, bufs, anim.samplers[ch.sampler].output))
+            for ch in anim.channels if ch.target.path == "rotation"}
 
 
 def sample(times: np.ndarray, keys: np.ndarray, values: np.ndarray, interpolation: str) -> np.ndarray:

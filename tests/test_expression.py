@@ -211,6 +211,31 @@ def test_vmc_receives_head_motion_as_a_bone_rotation():
     assert np.degrees(2 * np.arccos(np.clip(q[:, 3], -1, 1))).max() > 1  # the head moves
 
 
+def test_the_sample_head_turns_in_gltf_and_in_the_preview(tmp_path):
+    from gltf_tools import errors, rotations, validate
+    from scipy.spatial.transform import Rotation
+
+    from visemes.exporters import ExportOptions, export, retarget
+    from visemes.preview import scene
+
+    lipsync = bake("arkit", ExpressionParams(parts=("head",), seed=2))
+    out = tmp_path / "head.glb"
+    export(retarget(lipsync, "gltf", ExportOptions()), "gltf", out, ExportOptions())
+    assert errors(validate(out)) == []
+    times, q = rotations(out)["sample_head"]
+    assert len(times) == len(q)
+    assert np.allclose(np.linalg.norm(q, axis=1), 1, atol=1e-5)
+    forward = Rotation.from_quat(q).apply([0.0, 0.0, 1.0])  # glTF assets face +Z, +X on their left
+    c = lipsync.curves
+    n = min(len(forward), c.frames)
+    pitch, yaw = ((c.channel(ch)[:n] - 0.5) * 60 for ch in ("headPitch", "headYaw"))
+    assert np.corrcoef(forward[:n, 1], pitch)[0, 1] > 0.95  # chin up looks up
+    assert np.corrcoef(forward[:n, 0], yaw)[0, 1] > 0.95  # turning left looks towards +X
+    sc = scene(lipsync, None, 30)
+    assert sc.turns is not None and len(sc.turns) == len(sc.weights[0])
+    assert np.degrees(Rotation.from_matrix(sc.turns).magnitude()).max() > 2
+
+
 # ---- errors -------------------------------------------------------------------------------------
 
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from .curves import Curves
 from .errors import VisemesError, file_error
 from .lipsync import Lipsync
 from .mesh import MeshPart, vertex_normals
@@ -59,6 +60,8 @@ class Scene:
     weights: list[np.ndarray]  # per part, [frames, targets] in the part's target order
     centre: np.ndarray
     radius: float
+    turns: np.ndarray | None = None  # [frames, 3, 3] head rotations about ``pivot`` (expression layer)
+    pivot: np.ndarray | None = None
 
 
 def scene(lipsync: Lipsync, mesh: str | Path | None, fps: float, duration: float | None = None) -> Scene:
@@ -71,7 +74,7 @@ def scene(lipsync: Lipsync, mesh: str | Path | None, fps: float, duration: float
         When the mesh has no morph targets the rig's channels can drive.
     """
     from visemes.exporters import ExportOptions, retarget
-    from visemes.exporters.gltf import head_gltf, node_weights, read_gltf, scene_parts
+    from visemes.exporters.gltf import head_gltf, head_rotations, node_weights, read_gltf, scene_parts
     from visemes.rigs.head import sample_head
 
     g = read_gltf(mesh) if mesh else head_gltf(sample_head())
@@ -94,7 +97,15 @@ def scene(lipsync: Lipsync, mesh: str | Path | None, fps: float, duration: float
     radius = float(max(np.linalg.norm(hi - lo) / 2, 1e-3))
     if moving:  # frame the face around the moving region, not the whole body
         radius = max(radius * 1.2, 0.06)
-    return Scene(parts, weights, centre, radius)
+    turns = pivot = None
+    q = head_rotations(replace(lipsync, curves=Curves(fps, c.channels, values))) if mesh is None else None
+    if q is not None:  # the sample head turns about its neck
+        from scipy.spatial.transform import Rotation
+
+        turns = Rotation.from_quat(q).as_matrix()
+        everything = np.concatenate([p.positions for p in parts])
+        pivot = np.array([0.0, everything[:, 1].min(), 0.0])
+    return Scene(parts, weights, centre, radius, turns, pivot)
 
 
 def _perspective(fov_deg: float, aspect: float, near: float, far: float) -> np.ndarray:
@@ -155,6 +166,8 @@ class Renderer:
         self.fbo.clear(*BACKGROUND, 1.0)
         for p, w, (vbo, _, deltas) in zip(self.scene.parts, self.scene.weights, self.buffers, strict=True):
             pos = p.positions + (w[i] @ deltas).reshape(-1, 3) if deltas is not None else p.positions
+            if self.scene.turns is not None:
+                pos = (pos - self.scene.pivot) @ self.scene.turns[i].T + self.scene.pivot
             data = np.hstack([pos, vertex_normals(pos.astype(np.float32), p.triangles), p.colors])
             vbo.write(data.astype("f4").tobytes())
         self.prog["light"].value = tuple(np.array([0.3, 0.4, 0.87]) / np.linalg.norm([0.3, 0.4, 0.87]))
