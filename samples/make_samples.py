@@ -3,7 +3,9 @@
     python samples/make_samples.py [--out samples]
 
 Writes, for each line below, NAME.wav (16-bit mono), NAME.txt (the words) and
-NAME.tsv (``start end phone``, IPA, from espeak-ng's own phoneme events), and
+NAME.tsv (``start end phone``, IPA, from espeak-ng's own phoneme events),
+dialogue.wav (two voices, one per stereo channel, each microphone hearing the
+other speaker 18 dB quieter) with dialogue.rttm (its speaker turns), and
 head.glb, the procedural head with 52 ARKit and 15 Oculus viseme morph targets
 (:mod:`visemes.rigs.head`), so nothing is fetched and everything can be made
 again. Needs espeak-ng.
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from visemes.audio import resample
 from visemes.espeak import synthesize
 from visemes.exporters.gltf import head_gltf, serialise
 from visemes.fileio import atomic_write, write_bytes, write_text
@@ -29,6 +32,44 @@ LINES = {
     "guten-tag": ("de", "Guten Tag! Wir fahren morgen mit dem Bus nach Berlin."),
 }
 PAD_S = 0.3  # silence before and after, as in a recorded line
+# a dialogue between two different voices; ann and bob overlap from 7.3 s to 7.6 s
+DIALOGUE = [("ann", 0.3, "Did you see the boats come in this morning?"),
+            ("bob", 3.2, "Maybe. Which boats do you mean?"), ("ann", 6.0, "The big blue ones from the bay."),
+            ("bob", 7.3, "Oh, those, I saw them."), ("ann", 10.0, "Bring me some fish, please.")]
+DIALOGUE_VOICES = {"ann": ("en-us+m3", 40), "bob": ("en-gb-x-rp+f4", 70)}
+DIALOGUE_S, DIALOGUE_RATE = 13.0, 16_000
+
+
+def dialogue(bleed_db: float = -18.0) -> tuple[np.ndarray, dict[str, np.ndarray], list[tuple[float, float, str]]]:
+    """The sample dialogue: float32 ``[2, samples]`` (ann left, bob right, each also hearing the other
+    ``bleed_db`` quieter, with a little noise), per speaker the 10 ms frames where a phone sounds (bool), and
+    the turns ``(start, end, speaker)``."""
+    n = int(DIALOGUE_S * DIALOGUE_RATE)
+    clean = {k: np.zeros(n, np.float32) for k in DIALOGUE_VOICES}
+    talking = {k: np.zeros(int(DIALOGUE_S * 100), bool) for k in DIALOGUE_VOICES}
+    turns = []
+    for who, t0, text in DIALOGUE:
+        voice, pitch = DIALOGUE_VOICES[who]
+        u = synthesize(text, voice, pitch=pitch)
+        x = resample(u.samples.astype(np.float32) / 32768, u.sample_rate, DIALOGUE_RATE)
+        i = int(t0 * DIALOGUE_RATE)
+        clean[who][i:i + len(x)] += x
+        for seg in u.phones.segments:
+            if seg.label != "sil":
+                talking[who][round((t0 + seg.start) * 100):round((t0 + seg.end) * 100)] = True
+        turns.append((round(t0 + u.phones.segments[0].start, 2), round(t0 + len(x) / DIALOGUE_RATE, 2), who))
+    bleed = np.float32(10 ** (bleed_db / 20))
+    noise = np.random.default_rng(0).normal(0, 1e-3, (2, n)).astype(np.float32)
+    stereo = np.stack([clean["ann"] + bleed * clean["bob"], clean["bob"] + bleed * clean["ann"]]) + noise
+    return stereo, talking, turns
+
+
+def make_dialogue(out: Path) -> None:
+    stereo, _, turns = dialogue()
+    with atomic_write(out / "dialogue.wav", "wb") as f:
+        sf.write(f, stereo.T, DIALOGUE_RATE, format="WAV", subtype="PCM_16")
+    write_text(out / "dialogue.rttm", "".join(f"SPEAKER dialogue 1 {a:.2f} {b - a:.2f} <NA> <NA> {who} <NA> <NA>\n"
+                                              for a, b, who in turns))
 
 
 def make(name: str, voice: str, text: str, out: Path) -> None:
@@ -50,6 +91,8 @@ def main() -> None:
     for name, (voice, text) in LINES.items():
         make(name, voice, text, a.out)
         print(f"{a.out / name}.wav  .txt  .tsv")
+    make_dialogue(a.out)
+    print(f"{a.out / 'dialogue'}.wav  .rttm")
     write_bytes(a.out / "head.glb", serialise(head_gltf(sample_head())))
     print(a.out / "head.glb")
 

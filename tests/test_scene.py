@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -10,52 +11,43 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import SAMPLES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from visemes.audio import resample
 from visemes.errors import VisemesError
-from visemes.espeak import synthesize
 from visemes.scene import Turn, read_turns
 
 SR = 16_000
-DURATION = 13.0
-# two different voices; ann and bob overlap from 7.3 s to 7.6 s
-LINES = [("ann", 0.3, "Did you see the boats come in this morning?"), ("bob", 3.2, "Maybe. Which boats do you mean?"),
-         ("ann", 6.0, "The big blue ones from the bay."), ("bob", 7.3, "Oh, those, I saw them."),
-         ("ann", 10.0, "Bring me some fish, please.")]
-VOICES = {"ann": ("en-us+m3", 40), "bob": ("en-gb-x-rp+f4", 70)}
-BLEED_DB = -18.0  # each microphone hears the other speaker this much quieter
+
+
+def _make_samples():
+    spec = importlib.util.spec_from_file_location("make_samples", SAMPLES / "make_samples.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
 def dialogue(tmp_path_factory):
-    """A stereo dialogue (ann left, bob right, with crosstalk and noise), a mono mix, turns, and the truth:
-    per speaker, the 10 ms frames where espeak-ng says a phone sounds."""
+    """The sample dialogue made afresh (ann left, bob right, crosstalk 18 dB down, noise), as one stereo file,
+    one file per speaker, and a mono mix with RTTM turns; and the truth: per speaker, the 10 ms frames where
+    espeak-ng says a phone sounds."""
     d = tmp_path_factory.mktemp("dialogue")
-    clean = {k: np.zeros(int(DURATION * SR), np.float32) for k in VOICES}
-    truth = {k: np.zeros(int(DURATION * 100), bool) for k in VOICES}
-    turns = []
-    for who, t0, text in LINES:
-        voice, pitch = VOICES[who]
-        u = synthesize(text, voice, pitch=pitch)
-        x = resample(u.samples.astype(np.float32) / 32768, u.sample_rate, SR)
-        i = int(t0 * SR)
-        clean[who][i:i + len(x)] += x
-        for s in u.phones.segments:
-            if s.label != "sil":
-                truth[who][round((t0 + s.start) * 100):round((t0 + s.end) * 100)] = True
-        turns.append(Turn(round(t0 + u.phones.segments[0].start, 2), round(t0 + len(x) / SR, 2), who))
-    bleed = 10 ** (BLEED_DB / 20)
-    noise = np.random.default_rng(0).normal(0, 1e-3, (2, len(clean["ann"]))).astype(np.float32)
-    left, right = clean["ann"] + bleed * clean["bob"] + noise[0], clean["bob"] + bleed * clean["ann"] + noise[1]
-    sf.write(d / "dialogue.wav", np.stack([left, right], axis=1), SR)
-    sf.write(d / "ann.wav", left, SR)
-    sf.write(d / "bob.wav", right, SR)
-    sf.write(d / "mix.wav", 0.5 * (clean["ann"] + clean["bob"]) + noise[0], SR)
-    (d / "mix.rttm").write_text("".join(f"SPEAKER mix 1 {t.start:.2f} {t.end - t.start:.2f} <NA> <NA> {t.speaker} "
-                                        "<NA> <NA>\n" for t in turns))
+    stereo, truth, turns = _make_samples().dialogue()
+    sf.write(d / "dialogue.wav", stereo.T, SR)
+    sf.write(d / "ann.wav", stereo[0], SR)
+    sf.write(d / "bob.wav", stereo[1], SR)
+    sf.write(d / "mix.wav", stereo.mean(axis=0), SR)
+    (d / "mix.rttm").write_text("".join(f"SPEAKER mix 1 {a:.2f} {b - a:.2f} <NA> <NA> {who} <NA> <NA>\n"
+                                        for a, b, who in turns))
     return d, truth
+
+
+def test_the_bundled_dialogue_is_what_the_script_makes(dialogue):
+    d, _ = dialogue
+    bundled, made = sf.read(SAMPLES / "dialogue.wav")[0], sf.read(d / "dialogue.wav")[0]
+    assert bundled.shape == made.shape and np.abs(bundled - made).max() < 2 / 32768
 
 
 def scene(*args: str) -> subprocess.CompletedProcess:
