@@ -2,8 +2,9 @@
 
     python bench/expression.py [--seeds 20]
 
-On the real speech in ../shared/eval/real-speech (44 s, 17 files):
-- blinks per minute over ``--seeds`` seeds (all files end to end), and in a minute of silence;
+On the real speech in ../shared/eval/real-speech (44 s, 9 files):
+- blinks per minute over ``--seeds`` seeds (all files end to end), in a minute of silence, and in 1 s pauses
+  between the utterances against within them;
 - per file, the correlation of the head's lift (pitch angle) with the 0.5 s loudness envelope;
 - the cost of the layer, seconds of audio per second of CPU on one core.
 On the sample dialogue (samples/make_samples.py, made afresh): speech/silence accuracy of each character's
@@ -57,8 +58,18 @@ def main() -> None:
     seconds = len(whole) / 16000
 
     rates = [blinks_per_minute(controls(whole, ExpressionParams(seed=s, parts=("blinks",)))) for s in range(a.seeds)]
-    pause = np.zeros(60 * 16000, np.float32)
-    paused = [blinks_per_minute(controls(pause, ExpressionParams(seed=s, parts=("blinks",)))) for s in range(5)]
+    rest = np.zeros(60 * 16000, np.float32)
+    resting = [blinks_per_minute(controls(rest, ExpressionParams(seed=s, parts=("blinks",)))) for s in range(5)]
+    gap = np.zeros(16000, np.float32)
+    spaced = np.concatenate([part for x in speech for part in (x, gap)])
+    paused = np.concatenate([np.r_[np.zeros(-(-len(x) // 160), bool), np.ones(100, bool)] for x in speech])
+    onsets = np.zeros(2, int)
+    for s in range(a.seeds):
+        b = controls(spaced, ExpressionParams(seed=s, parts=("blinks",)))[:, CONTROLS.index("blink")]
+        k = np.flatnonzero((b[1:] > 0) & (b[:-1] == 0)) + 1
+        k = k[k < len(paused)]
+        onsets += [paused[k].sum(), (~paused[k]).sum()]
+    per_min = onsets / np.array([paused.sum(), (~paused).sum()]) * 6000 / a.seeds
     corr = []
     for x in speech:
         lift = controls(x, ExpressionParams(parts=("head",)))[:, CONTROLS.index("head_pitch")]
@@ -89,7 +100,9 @@ def main() -> None:
     print("| measure | value |\n| --- | --- |")
     print(f"| blinks per minute in real speech ({seconds:.0f} s, {a.seeds} seeds) | mean {np.mean(rates):.1f}, "
           f"range {min(rates):.1f}-{max(rates):.1f} |")
-    print(f"| blinks per minute in silence (5 seeds) | mean {np.mean(paused):.1f} |")
+    print(f"| blinks per minute in a minute of silence (5 seeds) | mean {np.mean(resting):.1f} |")
+    print(f"| blinks per minute in 1 s pauses between utterances / within speech | {per_min[0]:.1f} / "
+          f"{per_min[1]:.1f} |")
     print(f"| head lift vs 0.5 s loudness envelope, correlation per file ({len(corr)} files) | mean "
           f"{np.mean(corr):.2f}, median {np.median(corr):.2f}, positive in {np.sum(np.array(corr) > 0)} |")
     print(f"| expression layer cost, one core | {seconds / cost:.0f}x real time |")

@@ -140,9 +140,23 @@ def test_blinks_happen_at_a_natural_rate_in_speech(real_speech):
     speech = np.concatenate(real_speech)  # 44 s of real talk
     rates = [blinks_per_minute(controls(speech, ExpressionParams(seed=s, parts=("blinks",)))) for s in range(12)]
     assert 10 <= np.mean(rates) <= 20, rates
-    pause = np.zeros(60 * 16000, np.float32)
-    paused = [blinks_per_minute(controls(pause, ExpressionParams(seed=s, parts=("blinks",)))) for s in range(4)]
-    assert np.mean(paused) > np.mean(rates)  # people blink more in pauses
+    rest = np.zeros(60 * 16000, np.float32)
+    resting = [blinks_per_minute(controls(rest, ExpressionParams(seed=s, parts=("blinks",)))) for s in range(4)]
+    assert 10 <= np.mean(resting) <= 25, resting
+
+
+def test_blinks_come_more_often_in_the_pauses_between_phrases(real_speech):
+    gap = np.zeros(16000, np.float32)  # a 1 s pause after every utterance
+    audio = np.concatenate([part for x in real_speech for part in (x, gap)])
+    paused = np.concatenate([np.r_[np.zeros(-(-len(x) // 160), bool), np.ones(100, bool)] for x in real_speech])
+    in_pause = in_speech = 0
+    for seed in range(12):
+        b = controls(audio, ExpressionParams(seed=seed, parts=("blinks",)))[:, CONTROLS.index("blink")]
+        onsets = np.flatnonzero((b[1:] > 0) & (b[:-1] == 0)) + 1
+        onsets = onsets[onsets < len(paused)]
+        in_pause += paused[onsets].sum()
+        in_speech += (~paused[onsets]).sum()
+    assert in_pause / paused.sum() > 1.5 * in_speech / (~paused).sum()
 
 
 def test_head_motion_follows_pitch_and_energy(real_speech):

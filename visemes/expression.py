@@ -5,9 +5,10 @@ what people do while they talk, driven by the audio's prosody
 (:mod:`visemes.prosody`) and a seeded random generator:
 
 - **blinks** at random, about 10-20 a minute in speech: a blink may start on any
-  frame with a hazard of ``blink_rate_speech`` per second while speaking and
-  ``blink_rate_pause`` in pauses (people blink at phrase boundaries), never
-  within ``blink_refractory_s`` of the last one; each blink closes in ~30 ms and
+  frame with a hazard of ``blink_rate_speech`` per second while speaking,
+  ``blink_rate_pause`` in the first 1.5 s of a pause (people blink at phrase
+  boundaries) and ``blink_rate_rest`` in longer silence, never within
+  ``blink_refractory_s`` of the last one; each blink closes in ~30 ms and
   reopens over ~90 ms;
 - **brows** rise on pitch accents: where the pitch is more than 1.5 semitones
   above the speaker's running baseline in loud speech, with a fast attack and
@@ -85,7 +86,8 @@ class ExpressionParams:
     intensity: float = 0.6
     seed: int = 0
     blink_rate_speech: float = 0.28  # hazard per second while speaking
-    blink_rate_pause: float = 1.0  # and in pauses
+    blink_rate_pause: float = 1.0  # in the first 1.5 s of a pause
+    blink_rate_rest: float = 0.35  # in longer silence
     blink_refractory_s: float = 1.0
     head_degrees: float = 4.0  # head lift at full energy
 
@@ -131,6 +133,19 @@ def _pole(tau_s: float) -> float:
     return float(np.exp(-1.0 / (FPS * tau_s)))
 
 
+def _clip(x: float, lo: float, hi: float) -> float:
+    return lo if x < lo else hi if x > hi else x
+
+
+# smoothing rates per 10 ms frame (1 - pole) of the time constants used below
+_K = {tau: 1.0 - _pole(tau) for tau in (0.05, 0.06, 0.08, 0.4, 1.0, 1.5, 3.0)}
+_DEV_DECAY = _pole(0.15)
+_DRIFT_SIGMA = (3.0, 0.4, 1.2)  # degrees: yaw, pitch, roll
+_DRIFT_DECAY = tuple(_pole(tau) for tau in (2.5, 1.0, 2.0))
+_DRIFT_STEP = tuple(float(np.sqrt(1 - d * d)) for d in _DRIFT_DECAY)
+_DRAWS = 256  # random numbers are drawn in blocks of this many frames, whatever the chunking
+
+
 class ExpressionStream:
     """``push(samples)`` -> controls ``float32 [frames, len(CONTROLS)]`` for the 10 ms frames now complete.
 
@@ -142,15 +157,17 @@ class ExpressionStream:
         self.params = params
         self.prosody = ProsodyStream()
         self.rng = np.random.Generator(np.random.PCG64(params.seed))
+        self.draws = np.zeros((0, 4))
         self.base = np.zeros(len(CONTROLS))
         for name, value in EMOTIONS[params.emotion].items():
             self.base[_I[name]] = value * params.intensity
+        self.blink_scale = BLINK_FACTOR.get(params.emotion, 1.0) ** params.intensity / FPS
         self.level_ref = -30.0  # running speech level, dBFS
         self.silent_frames = 100  # frames since speech was last heard
         self.pitch_ref: float | None = None  # running pitch baseline, semitones re 100 Hz
         self.dev = self.env = self.brow = self.activity = 0.0
-        self.lift = np.zeros(2)  # two cascaded smoothers of the head lift
-        self.drift = np.zeros(3)  # OU drift of yaw, pitch, roll in degrees
+        self.lift = [0.0, 0.0]  # two cascaded smoothers of the head lift
+        self.drift = [0.0, 0.0, 0.0]  # OU drift of yaw, pitch, roll in degrees
         self.blink_at = -1000  # frame a blink started
         self.frame = 0
 
@@ -165,66 +182,69 @@ class ExpressionStream:
         return np.concatenate([self.push(samples), self.flush()])
 
     def _controls(self, rows: np.ndarray) -> np.ndarray:
-        out = np.empty((len(rows), len(CONTROLS)), dtype=np.float32)
-        for k, (db, voiced, f0) in enumerate(rows):
-            out[k] = self._step(float(db), bool(voiced), float(f0))
+        p = self.params
+        out = np.tile(self.base, (len(rows), 1)).astype(np.float32)
+        blink, brow, head = _I["blink"], _I["brow_up"], _I["head_yaw"]
+        for k, (db, voiced, f0) in enumerate(rows.tolist()):
+            if not len(self.draws):  # one uniform (blink) and three normals (drift) per frame
+                self.draws = np.column_stack([self.rng.random(_DRAWS), self.rng.standard_normal((_DRAWS, 3))])
+            u, *noise = self.draws[0].tolist()
+            self.draws = self.draws[1:]
+            self._listen(db, voiced > 0, f0)
+            if "blinks" in p.parts:
+                out[k, blink] = p.gain * self._blink(u)
+            if "brows" in p.parts:
+                out[k, brow] += p.gain * 0.7 * self._brow()
+            if "head" in p.parts:
+                out[k, head:head + 3] += [p.gain * a for a in self._head(noise)]
         return out
 
-    def _step(self, db: float, voiced: bool, f0: float) -> np.ndarray:
-        p = self.params
-        # the same random draws on every frame, whatever happens: streams stay in step
-        u_blink, noise = self.rng.random(), self.rng.standard_normal(3)
+    def _listen(self, db: float, voiced: bool, f0: float) -> None:
+        """Follow the speech level, whether someone is speaking, the energy envelope and the pitch."""
         speaking = db > max(-55.0, self.level_ref - 18.0)
         if speaking and db > self.level_ref - 20.0:
-            self.level_ref += (1 - _pole(1.5)) * (db - self.level_ref)
+            self.level_ref += _K[1.5] * (db - self.level_ref)
         self.silent_frames = 0 if speaking else self.silent_frames + 1
-        env_target = float(np.clip((db - self.level_ref + 20.0) / 25.0, 0.0, 1.0)) if speaking else 0.0
-        self.env += (1 - _pole(0.08)) * (env_target - self.env)
-        self.activity += (1 - _pole(1.0)) * (float(speaking) - self.activity)
-        self._pitch(voiced and speaking, f0)
-        c = self.base.copy()
-        if "blinks" in p.parts:
-            c[_I["blink"]] = p.gain * self._blink(u_blink, paused=self.silent_frames >= 15)
-        if "brows" in p.parts:
-            accent = float(np.clip((self.dev - 1.5) / 4.0, 0.0, 1.0)) * float(self.env > 0.3)
-            self.brow += (1 - _pole(0.06 if accent > self.brow else 0.4)) * (accent - self.brow)
-            c[_I["brow_up"]] += p.gain * 0.7 * self.brow
-        if "head" in p.parts:
-            c[_I["head_yaw"]:] += p.gain * self._head(noise)
-        return c
-
-    def _pitch(self, voiced: bool, f0: float) -> None:
-        if voiced and f0 > 0:
-            st = 12.0 * np.log2(f0 / 100.0)
-            self.pitch_ref = st if self.pitch_ref is None else self.pitch_ref + (1 - _pole(3.0)) * (st - self.pitch_ref)
-            self.dev += (1 - _pole(0.05)) * (float(np.clip(st - self.pitch_ref, -6, 6)) - self.dev)
+        target = _clip((db - self.level_ref + 20.0) / 25.0, 0.0, 1.0) if speaking else 0.0
+        self.env += _K[0.08] * (target - self.env)
+        self.activity += _K[1.0] * (float(speaking) - self.activity)
+        if voiced and speaking and f0 > 0:
+            st = 12.0 * float(np.log2(f0 / 100.0))
+            self.pitch_ref = st if self.pitch_ref is None else self.pitch_ref + _K[3.0] * (st - self.pitch_ref)
+            self.dev += _K[0.05] * (_clip(st - self.pitch_ref, -6.0, 6.0) - self.dev)
         else:
-            self.dev *= _pole(0.15)
+            self.dev *= _DEV_DECAY
 
-    def _blink(self, u: float, paused: bool) -> float:
+    def _blink(self, u: float) -> float:
         since = self.frame - self.blink_at
         self.frame += 1
         if since < len(BLINK_SHAPE):
             return float(BLINK_SHAPE[since])
-        rate = (self.params.blink_rate_pause if paused else self.params.blink_rate_speech)
-        rate *= BLINK_FACTOR.get(self.params.emotion, 1.0) ** self.params.intensity
-        if since >= self.params.blink_refractory_s * FPS and u < rate / FPS:
+        quiet = self.silent_frames
+        rate = (self.params.blink_rate_speech if quiet < 15 else
+                self.params.blink_rate_pause if quiet < 150 else self.params.blink_rate_rest)
+        if since >= self.params.blink_refractory_s * FPS and u < rate * self.blink_scale:
             self.blink_at = self.frame - 1
             return float(BLINK_SHAPE[0])
         return 0.0
 
-    def _head(self, noise: np.ndarray) -> np.ndarray:
+    def _brow(self) -> float:
+        """Brow raise 0..1: up fast on a pitch accent in loud speech, down slowly after."""
+        accent = _clip((self.dev - 1.5) / 4.0, 0.0, 1.0) if self.env > 0.3 else 0.0
+        self.brow += _K[0.06 if accent > self.brow else 0.4] * (accent - self.brow)
+        return self.brow
+
+    def _head(self, noise: list[float]) -> tuple[float, float, float]:
         """(yaw, pitch, roll) in degrees: lift with energy and pitch, plus drift that grows while speaking."""
         lift = self.params.head_degrees * self.env + 0.25 * self.dev
-        a = _pole(0.05)
-        self.lift[0] += (1 - a) * (lift - self.lift[0])
-        self.lift[1] += (1 - a) * (self.lift[0] - self.lift[1])
+        self.lift[0] += _K[0.05] * (lift - self.lift[0])
+        self.lift[1] += _K[0.05] * (self.lift[0] - self.lift[1])
         # Ornstein-Uhlenbeck drift: stationary spread sigma, time constant tau
-        sigma = np.array([3.0, 0.4, 1.2]) * (0.4 + 0.6 * self.activity)
-        tau = np.array([2.5, 1.0, 2.0])
-        decay = np.exp(-1.0 / (FPS * tau))
-        self.drift = decay * self.drift + sigma * np.sqrt(1 - decay**2) * noise
-        return np.array([self.drift[0], self.lift[1] + self.drift[1], self.drift[2]])
+        spread = 0.4 + 0.6 * self.activity
+        for i in range(3):
+            self.drift[i] = (_DRIFT_DECAY[i] * self.drift[i]
+                             + _DRIFT_SIGMA[i] * spread * _DRIFT_STEP[i] * noise[i])
+        return self.drift[0], self.lift[1] + self.drift[1], self.drift[2]
 
 
 def controls(samples: np.ndarray, params: ExpressionParams) -> np.ndarray:
