@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.required = True
     _bake_parser(sub)
     _scene_parser(sub)
+    _render_parser(sub)
     rigs = sub.add_parser("rigs", help="list rig profiles, or show one",
                           description="List the built-in rig profiles, or print one (a name or a profile file).")
     rigs.add_argument("action", nargs="?", choices=["list", "show"], default="list",
@@ -297,6 +298,81 @@ def _cmd_scene(a: argparse.Namespace) -> int:
         talk = sum(b - s for s, b in c.spans())
         print(f"{c.name}: {c.lipsync.rig.name}, talks {talk:.1f} s of {c.lipsync.duration:.1f} s", file=sys.stderr)
     print(f"wrote {index}", file=sys.stderr)
+    return 0
+
+
+def _render_parser(sub) -> None:
+    r = sub.add_parser(
+        "render", help="neural renderer: re-animate a consenting person's face from speech (GPU; visemes[render])",
+        description="Train a small renderer on a person's own consenting footage, conditioned on our curves, "
+                    "then re-animate their mouth from new speech. Every video it writes is labelled as AI output.",
+        epilog="steps:\n"
+               "  visemes render prepare --video ref.mp4 --consent consent.txt -o ref.prep\n"
+               "  visemes render train --data ref.prep -o face.pt\n"
+               "  visemes render eval --data ref.prep --model face.pt   (held-out quality vs retrieval)\n"
+               "  visemes render run --model face.pt --audio new.wav --video base.mp4 -o out.mp4",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    rs = r.add_subparsers(dest="step", required=True, metavar="STEP")
+    p = rs.add_parser("prepare", help="crops, boxes and our curves of a reference video, with the consent record")
+    p.add_argument("--video", required=True, metavar="FILE", help="reference footage of the person, with speech")
+    p.add_argument("--consent", metavar="TEXT|FILE", help="the person's consent (required)")
+    p.add_argument("-o", "--output", required=True, metavar="FOLDER", help="where the prepared data goes")
+    p.add_argument("--size", type=int, default=256, help="mouth crop size in pixels (256)")
+    p.add_argument("--face", type=int, default=0, metavar="N", help="with several faces: the N-th largest (0)")
+    t = rs.add_parser("train", help="train the renderer on prepared data")
+    t.add_argument("--data", required=True, metavar="FOLDER", help="from 'visemes render prepare'")
+    t.add_argument("-o", "--output", required=True, metavar="CKPT", help="checkpoint to write")
+    t.add_argument("--steps", type=int, default=3000, help="optimiser steps (3000)")
+    t.add_argument("--minutes", type=float, help="stop after this long")
+    t.add_argument("--batch", type=int, default=32)
+    t.add_argument("--base", type=int, default=32, help="network width: channels at full resolution (32)")
+    t.add_argument("--device", help="cuda or cpu (default: cuda when there is one)")
+    e = rs.add_parser("eval", help="held-out reconstruction, sync and flicker against the retrieval baseline")
+    e.add_argument("--data", required=True, metavar="FOLDER")
+    e.add_argument("--model", required=True, metavar="CKPT")
+    e.add_argument("--device")
+    u = rs.add_parser("run", help="re-animate a face with new speech")
+    u.add_argument("--model", required=True, metavar="CKPT")
+    u.add_argument("--audio", required=True, metavar="FILE", help="the new speech")
+    src = u.add_mutually_exclusive_group()
+    src.add_argument("--video", metavar="FILE", help="base video of the same person (looped back and forth)")
+    src.add_argument("--image", metavar="FILE", help="a still of the same person")
+    u.add_argument("-o", "--output", required=True, metavar="OUT.mp4")
+    u.add_argument("--face", type=int, default=0, metavar="N", help="with several faces: the N-th largest (0)")
+    u.add_argument("--label-position", choices=["bottom-left", "bottom-right", "top-left", "top-right"],
+                   default="bottom-left", help="corner of the burned-in 'AI-generated' label")
+    u.add_argument("--no-label", action="store_true",
+                   help="leave the visible label out (the file's metadata still says AI-generated, and says "
+                        "that the label was removed)")
+    u.add_argument("--device")
+    r.set_defaults(func=_cmd_render)
+
+
+def _cmd_render(a: argparse.Namespace) -> int:
+    from .render import pipeline
+
+    if a.step == "prepare":
+        out = pipeline.prepare(a.video, a.consent, a.output, a.size, a.face)
+        print(f"prepared {out}", file=sys.stderr)
+    elif a.step == "train":
+        from tqdm import tqdm
+
+        from .render.net import RendererConfig
+
+        meta, _ = pipeline.load_reference(a.data)
+        cfg = RendererConfig(size=meta["size"], base=a.base)
+        with tqdm(total=a.steps, unit="step", desc="training", file=sys.stderr, leave=False) as bar:
+            summary = pipeline.train(a.data, a.output, cfg, a.steps, a.minutes, a.batch, device=a.device,
+                                     progress=bar.update)
+        print(json.dumps(summary), file=sys.stderr)
+    elif a.step == "eval":
+        print(json.dumps(pipeline.evaluate(a.data, a.model, a.device), indent=2))
+    else:
+        from tqdm import tqdm
+
+        with tqdm(unit="frame", desc="rendering", file=sys.stderr, leave=False) as bar:
+            pipeline.run(a.model, a.audio, a.output, a.video, a.image, a.face,
+                         None if a.no_label else a.label_position, a.device, bar.update)
     return 0
 
 

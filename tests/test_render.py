@@ -1,0 +1,157 @@
+"""The neural renderer path, small on the CPU: a synthetic talking face (the sample head rendered with its own
+curves) is prepared, a tiny renderer trains on it, beats retrieval, follows the curves, and everything it
+writes says it is AI output. Consent is never optional."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from conftest import SAMPLES
+
+from visemes.audio import load_audio
+from visemes.errors import VisemesError
+from visemes.render import faces, pipeline, video
+
+CONSENT = "I, the sample head, agree that my face is re-animated for the visemes test suite."
+
+
+def test_the_render_extra_is_installed():
+    assert hasattr(cv2, "CascadeClassifier") and cv2.__version__.split(".")[0] == "4"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "visemes", "render", *args], capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.fixture(scope="module")
+def footage(tmp_path_factory):
+    """~14 s of the sample head saying the three sample lines, 25 fps, with the speech: reference footage."""
+    from visemes.bake import Settings, bake_file
+    from visemes.preview import Renderer, scene
+
+    d = tmp_path_factory.mktemp("footage")
+    speech = np.concatenate([load_audio(SAMPLES / f"{n}.wav") for n in ("hello", "hola", "guten-tag")])
+    sf.write(d / "speech.wav", speech, 16000)
+    sc = scene(bake_file(d / "speech.wav", [], Settings()), None, 25)
+    r = Renderer(sc, size=128, views=("front",))
+    try:
+        video.write_mp4(d / "ref.mp4", (r.frame(i) for i in range(len(sc.weights[0]))), 25, d / "speech.wav", {})
+    finally:
+        r.release()
+    return d
+
+
+@pytest.fixture(scope="module")
+def trained(footage):
+    prep, model = footage / "ref.prep", footage / "face.pt"
+    r = cli("prepare", "--video", str(footage / "ref.mp4"), "--consent", CONSENT, "--size", "48", "-o", str(prep))
+    assert r.returncode == 0, r.stderr
+    torch.set_num_threads(2)
+    pipeline.train(prep, model, pipeline.RendererConfig(size=48, base=8), steps=500, minutes=1.25)
+    return prep, model
+
+
+def test_a_tiny_renderer_beats_retrieval_and_follows_the_curves(trained):
+    prep, model = trained
+    r = cli("eval", "--data", str(prep), "--model", str(model))
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout)
+    assert m["renderer"]["psnr_mouth"] > m["retrieval"]["psnr_mouth"] + 2, m
+    assert m["renderer"]["ssim_mouth"] > m["retrieval"]["ssim_mouth"], m
+    assert m["renderer"]["sync_r"] >= 0.8, m
+    assert abs(m["renderer"]["sync_lag_frames"]) <= 1, m
+
+
+def test_the_checkpoint_records_the_consent_and_the_reference(trained, footage):
+    from visemes.render.consent import sha256_file
+
+    ckpt = torch.load(trained[1], weights_only=True)
+    assert ckpt["consent"]["text"] == CONSENT
+    assert ckpt["reference_sha256"] == sha256_file(footage / "ref.mp4")
+
+
+def test_run_writes_a_labelled_tagged_video_with_the_new_speech(trained, footage, tmp_path):
+    _, model = trained
+    out = tmp_path / "out.mp4"
+    r = cli("run", "--model", str(model), "--audio", str(SAMPLES / "hola.wav"), "--video", str(footage / "ref.mp4"),
+            "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    info = video.probe(out)
+    assert info["audio"] and abs(info["frames"] - sf.info(SAMPLES / "hola.wav").duration * 25) <= 3
+    tags = video.read_tags(out)
+    assert tags["ai_generated"] == "true" and "AI-generated" in tags["comment"]
+    assert tags["consent_sha256"] == torch.load(model, weights_only=True)["consent"]["sha256"]
+    first = next(video.frames(out))
+    corner = first[-30:, :70].astype(float)  # the badge, bottom left: dark with white letters
+    assert corner.max() > 200 and np.mean(corner < 60) > 0.3
+    plain = tmp_path / "plain.mp4"
+    assert cli("run", "--model", str(model), "--audio", str(SAMPLES / "hola.wav"), "--video",
+               str(footage / "ref.mp4"), "--no-label", "-o", str(plain)).returncode == 0
+    assert "off" in video.read_tags(plain)["label"]
+    assert np.abs(next(video.frames(plain))[-30:, :70].astype(float) - corner).mean() > 20
+
+
+def test_crop_and_paste_round_trip(footage):
+    frame = next(video.frames(footage / "ref.mp4"))
+    box = faces.mouth_box(faces.detect(frame)[0])
+    back = faces.paste(frame, faces.crop(frame, box, 64), box)
+    assert np.abs(back.astype(float) - frame).mean() < 1.5
+
+
+def test_several_faces_take_the_largest_unless_told(footage):
+    frame = next(video.frames(footage / "ref.mp4"))
+    small = cv2.resize(frame, (96, 96))
+    wide = np.zeros((128, 240, 3), np.uint8)
+    wide[:, :128], wide[16:112, 136:232] = frame, small
+    big, other = faces.track([wide], face=0)[0], faces.track([wide], face=1)[0]
+    assert big.cx < 128 < other.cx and big.size > other.size
+    with pytest.raises(VisemesError, match="only 2 face"):
+        faces.track([wide], face=2, name="two.mp4")
+
+
+def test_consent_is_required_and_checked(trained, footage, tmp_path):
+    prep, model = trained
+    r = cli("prepare", "--video", str(footage / "ref.mp4"), "-o", str(tmp_path / "p"))
+    assert r.returncode == 1 and "consent" in r.stderr and not (tmp_path / "p").exists()
+    meta = json.loads((prep / "reference.json").read_text())
+    stripped = tmp_path / "stripped"
+    stripped.mkdir()
+    (stripped / "reference.npz").write_bytes((prep / "reference.npz").read_bytes())
+    (stripped / "reference.json").write_text(json.dumps({**meta, "consent": None}))
+    r = cli("train", "--data", str(stripped), "-o", str(tmp_path / "x.pt"))
+    assert r.returncode == 1 and "no consent record" in r.stderr and not (tmp_path / "x.pt").exists()
+    ckpt = torch.load(model, weights_only=True)
+    ckpt["consent"] = {"text": "someone else agreed", "sha256": ckpt["consent"]["sha256"]}
+    torch.save(ckpt, tmp_path / "forged.pt")
+    r = cli("run", "--model", str(tmp_path / "forged.pt"), "--audio", str(SAMPLES / "hola.wav"), "--video",
+            str(footage / "ref.mp4"), "-o", str(tmp_path / "o.mp4"))
+    assert r.returncode == 1 and "does not match" in r.stderr and not (tmp_path / "o.mp4").exists()
+
+
+def test_bad_inputs_give_one_line_errors_and_no_output(footage, tmp_path):
+    blank = tmp_path / "blank.mp4"
+    video.write_mp4(blank, (np.full((96, 96, 3), 40, np.uint8) for _ in range(20)), 25, SAMPLES / "hola.wav", {})
+    mute = tmp_path / "mute.mp4"
+    video.write_mp4(mute, video.frames(footage / "ref.mp4"), 25, None, {})
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all")
+    cases = [
+        (["prepare", "--video", str(blank), "--consent", CONSENT, "-o", str(tmp_path / "a")], "no face found"),
+        (["prepare", "--video", str(mute), "--consent", CONSENT, "-o", str(tmp_path / "b")], "no audio track"),
+        (["prepare", "--video", str(junk), "--consent", CONSENT, "-o", str(tmp_path / "c")], "cannot read video"),
+        (["run", "--model", str(junk), "--audio", str(SAMPLES / "hola.wav"), "--image", str(junk), "-o",
+          str(tmp_path / "d.mp4")], "not a renderer checkpoint"),
+    ]
+    for args, problem in cases:
+        r = cli(*args)
+        assert r.returncode == 1 and problem in r.stderr, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1
+    assert not any((tmp_path / n).exists() for n in ("a", "b", "c", "d.mp4"))
