@@ -55,7 +55,7 @@ def trained(footage):
     r = cli("prepare", "--video", str(footage / "ref.mp4"), "--consent", CONSENT, "--size", "48", "-o", str(prep))
     assert r.returncode == 0, r.stderr
     torch.set_num_threads(2)
-    pipeline.train(prep, model, pipeline.RendererConfig(size=48, base=8), steps=500, minutes=1.25)
+    pipeline.train(prep, model, pipeline.RendererConfig(size=48, base=8), steps=900, minutes=1.25, batch=16)
     return prep, model
 
 
@@ -66,8 +66,12 @@ def test_a_tiny_renderer_beats_retrieval_and_follows_the_curves(trained):
     m = json.loads(r.stdout)
     assert m["renderer"]["psnr_mouth"] > m["retrieval"]["psnr_mouth"] + 2, m
     assert m["renderer"]["ssim_mouth"] > m["retrieval"]["ssim_mouth"], m
-    assert m["renderer"]["sync_r"] >= 0.8, m
-    assert abs(m["renderer"]["sync_lag_frames"]) <= 1, m
+    assert m["renderer"]["sync_r"] >= 0.7 and abs(m["renderer"]["sync_lag_frames"]) <= 1, m  # 2 s held out
+
+
+def test_new_speech_drives_the_mouth(trained, footage, tmp_path):
+    done = pipeline.run(trained[1], SAMPLES / "guten-tag.wav", tmp_path / "de.mp4", footage / "ref.mp4")
+    assert done["sync"]["r"] >= 0.8 and abs(done["sync"]["lag_frames"]) <= 1, done["sync"]
 
 
 def test_the_checkpoint_records_the_consent_and_the_reference(trained, footage):

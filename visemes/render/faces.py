@@ -117,6 +117,14 @@ def ellipse_mask(size: int, feather: float = 0.15) -> np.ndarray:
     return np.clip((1.0 - r) / feather, 0.0, 1.0).astype(np.float32)
 
 
+def input_mask(size: int) -> np.ndarray:
+    """``float32 [size, size]``: what the renderer is not shown of the current crop: the mouth ellipse and
+    everything below its top (the chin and jaw would give the mouth away, so the curves must decide it)."""
+    m = ellipse_mask(size, feather=0.05)
+    m[int(size * 0.3):] = 1.0
+    return np.maximum(m, ellipse_mask(size))
+
+
 def match_colours(patch: np.ndarray, target: np.ndarray, ring: np.ndarray) -> np.ndarray:
     """``patch`` with each channel's mean and spread matched to ``target`` over the ``ring`` weights (the
     feathered edge, where the two must meet)."""

@@ -39,9 +39,10 @@ def ssim(a: np.ndarray, b: np.ndarray, weight: np.ndarray | None = None) -> floa
 
 
 def opening(crops: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """How open each mouth is: the share of dark pixels (the mouth's inside) in the middle of the mouth ellipse."""
+    """How open each mouth is: the share of dark pixels (the shadowed inside of the mouth) in the middle of the
+    mouth ellipse."""
     inner = mask > 0.5
-    dark = (np.asarray(crops) @ np.array([0.299, 0.587, 0.114])) < 0.2
+    dark = (np.asarray(crops) @ np.array([0.299, 0.587, 0.114])) < 0.3
     return dark[:, inner].mean(axis=1)
 
 

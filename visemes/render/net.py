@@ -1,7 +1,7 @@
 """The person-specific mouth renderer: a small U-Net whose features are modulated by the curves.
 
-Input: the current mouth crop with the mouth ellipse blanked out, a reference
-crop of the same person, and the ellipse itself (7 channels); a window of curve
+Input: the current mouth crop with the mouth and everything below it blanked
+out, a reference crop of the same person, and that mask (7 channels); a window of curve
 frames (``2 * context + 1`` frames of the curves) goes through an MLP into
 per-channel scale and shift (FiLM) at every decoder level, so the curves decide
 the mouth while the crops give identity, light and pose. Output: the crop

@@ -127,6 +127,7 @@ def train(folder: str | Path, out: str | Path, cfg: RendererConfig | None = None
     images = _tensor(crops, device)
     curves = torch.as_tensor(data["curves"], device=device)
     mask = torch.as_tensor(faces.ellipse_mask(cfg.size), device=device)[None, None]
+    hide = torch.as_tensor(faces.input_mask(cfg.size), device=device)[None, None]
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu",
                                                                                                      enabled=False)
     start, done, loss = time.perf_counter(), 0, torch.zeros(())
@@ -138,7 +139,7 @@ def train(folder: str | Path, out: str | Path, cfg: RendererConfig | None = None
         window = curves[torch.as_tensor(np.clip(i[:, None] + np.arange(-cfg.context, cfg.context + 1), 0,
                                                 len(crops) - 1), device=device)]
         with amp:
-            pred = net(target * (1 - mask), images[j], mask.expand(batch, -1, -1, -1), window.float())
+            pred = net(target * (1 - hide), images[j], hide.expand(batch, -1, -1, -1), window.float())
         pred = pred.float()
         loss = (F.l1_loss(pred * mask, target * mask) * 4 + F.l1_loss(pred, target)
                 + _gradient_loss(pred * mask, target * mask))
@@ -184,7 +185,7 @@ def load_model(path: str | Path, device: str | None = None) -> tuple[MouthNet, d
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many kinds for a file that is not a checkpoint
-        raise file_error(path, f"not a renderer checkpoint ({str(e).splitlines()[0][:120]})") from None
+        raise file_error(path, f"not a renderer checkpoint ({type(e).__name__})") from None
     if not isinstance(ckpt, dict) or "state" not in ckpt or "config" not in ckpt:
         raise file_error(path, "not a renderer checkpoint (no weights or configuration)")
     consent_mod.check(ckpt.get("consent"), str(path))
@@ -202,13 +203,14 @@ def render_crops(net: MouthNet, crops: np.ndarray, identity: np.ndarray, curve_w
     device = next(net.parameters()).device
     size = net.cfg.size
     mask = torch.as_tensor(faces.ellipse_mask(size), device=device)[None, None]
+    hide = torch.as_tensor(faces.input_mask(size), device=device)[None, None]
     ref = _tensor(identity[None], device)
     out = []
     for a in range(0, len(crops), batch):
         x = _tensor(crops[a:a + batch], device)
         w = torch.as_tensor(curve_windows[a:a + batch], device=device).float()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            y = net(x * (1 - mask), ref.expand(len(x), -1, -1, -1), mask.expand(len(x), -1, -1, -1), w)
+            y = net(x * (1 - hide), ref.expand(len(x), -1, -1, -1), hide.expand(len(x), -1, -1, -1), w)
         y = y.float() * mask + x * (1 - mask)
         out.append(y.permute(0, 2, 3, 1).cpu().numpy())
     return np.concatenate(out)
@@ -272,7 +274,8 @@ def run(model: str | Path, audio_path: str | Path, out: str | Path, base_video: 
     """Re-animate the mouth of ``base_video`` (looped back and forth) or ``image`` with ``audio_path``.
 
     ``label`` is the corner of the burned-in "AI-generated" badge; None leaves
-    it out (the tags then say so). Returns the tags written.
+    it out (the tags then say so). Returns the tags written and ``sync``: the
+    correlation and lag of the rendered mouths' opening with the driving curves.
     """
     from visemes.audio import load_audio
 
@@ -305,7 +308,8 @@ def run(model: str | Path, audio_path: str | Path, out: str | Path, base_video: 
             yield video.burn_label(frame, label) if label else frame
 
     video.write_mp4(out, frames(), fps, audio_path, tags, progress)
-    return tags
+    r, lag = metrics.sync(metrics.opening(mouths, faces.ellipse_mask(size)), metrics.driving_opening(curves))
+    return {"tags": tags, "sync": {"r": round(r, 3), "lag_frames": lag}, "frames": n}
 
 
 def _ping_pong(count: int, n: int) -> list[int]:
