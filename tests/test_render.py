@@ -159,3 +159,11 @@ def test_bad_inputs_give_one_line_errors_and_no_output(footage, tmp_path):
         assert r.returncode == 1 and problem in r.stderr, (args, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1
     assert not any((tmp_path / n).exists() for n in ("a", "b", "c", "d.mp4"))
+
+
+def test_a_still_image_is_animated_too(trained, footage, tmp_path):
+    still = tmp_path / "face.png"
+    cv2.imwrite(str(still), next(video.frames(footage / "ref.mp4"))[:, :, ::-1])
+    done = pipeline.run(trained[1], SAMPLES / "hola.wav", tmp_path / "still.mp4", image=still)
+    info = video.probe(tmp_path / "still.mp4")
+    assert info["audio"] and info["size"] == (128, 128) and done["sync"]["r"] >= 0.8
