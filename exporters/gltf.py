@@ -354,22 +354,18 @@ def head_rotations(lipsync: Lipsync, rest: list[float] | None = None) -> np.ndar
     the left is a positive Y rotation, chin up a negative X one, tilting to the left
     a negative Z one. The turn is applied after the node's ``rest`` rotation.
     """
-    from pyrr import quaternion
+    from scipy.spatial.transform import Rotation
 
     from visemes.expression import head_angles
 
     c = lipsync.curves
-    if head_angles(c.values[0], c.channels, lipsync.rig.ranges) is None:
+    angles = head_angles(c.values, c.channels, lipsync.rig.ranges)
+    if angles is None:
         return None
-    rest = np.asarray(rest if rest is not None else [0.0, 0.0, 0.0, 1.0], dtype=np.float64)
-    out = np.empty((c.frames, 4))
-    for i, row in enumerate(c.values):
-        yaw, pitch, roll = np.radians(head_angles(row, c.channels, lipsync.rig.ranges))
-        q = quaternion.cross(quaternion.create_from_axis_rotation(np.array([0.0, 1.0, 0.0]), yaw),
-                             quaternion.cross(quaternion.create_from_axis_rotation(np.array([1.0, 0.0, 0.0]), -pitch),
-                                              quaternion.create_from_axis_rotation(np.array([0.0, 0.0, 1.0]), -roll)))
-        out[i] = quaternion.cross(rest, q)
-    return out
+    yaw, pitch, roll = angles.T[:, :, None]  # one rotation per frame
+    turn = (Rotation.from_euler("y", yaw, degrees=True) * Rotation.from_euler("x", -pitch, degrees=True)
+            * Rotation.from_euler("z", -roll, degrees=True))
+    return (Rotation.from_quat(rest if rest is not None else [0.0, 0.0, 0.0, 1.0]) * turn).as_quat()
 
 
 # ---------------------------------------------------------------- the sample head

@@ -287,12 +287,12 @@ def _cmd_scene(a: argparse.Namespace) -> int:
     formats = [check_format(f) for f in (a.format or ["json"])]
     if a.fps is not None and a.fps <= 0:
         raise VisemesError("--fps must be positive")
-    for rig in [a.rig, *(r for _, r in speaker_rigs(a.speaker, a.rig))]:
+    speakers = speaker_rigs(a.speaker, a.rig)
+    for rig in [a.rig, *(r for _, r in speakers)]:
         load_rig(rig)  # an unknown rig fails before any work
     settings = Settings(rig=a.rig, timing={"fps": a.fps}, engine=a.engine, mode=a.mode,
                         expression=_expression_params(a))
-    characters = bake_scene([Path(p) for p in a.inputs], settings, speaker_rigs(a.speaker, a.rig),
-                            Path(a.turns) if a.turns else None)
+    characters = bake_scene([Path(p) for p in a.inputs], settings, speakers, Path(a.turns) if a.turns else None)
     index = write_scene(characters, formats, Path(a.output), settings)
     for c in characters:
         talk = sum(b - s for s, b in c.spans())
@@ -302,6 +302,8 @@ def _cmd_scene(a: argparse.Namespace) -> int:
 
 
 def _render_parser(sub) -> None:
+    from .render.video import CORNERS
+
     r = sub.add_parser(
         "render", help="neural renderer: re-animate a consenting person's face from speech (GPU; visemes[render])",
         description="Train a small renderer on a person's own consenting footage, conditioned on our curves, "
@@ -339,7 +341,7 @@ def _render_parser(sub) -> None:
     src.add_argument("--image", metavar="FILE", help="a still of the same person")
     u.add_argument("-o", "--output", required=True, metavar="OUT.mp4")
     u.add_argument("--face", type=int, default=0, metavar="N", help="with several faces: the N-th largest (0)")
-    u.add_argument("--label-position", choices=["bottom-left", "bottom-right", "top-left", "top-right"],
+    u.add_argument("--label-position", choices=CORNERS,
                    default="bottom-left", help="corner of the burned-in 'AI-generated' label")
     u.add_argument("--no-label", action="store_true",
                    help="leave the visible label out (the file's metadata still says AI-generated, and says "

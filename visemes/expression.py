@@ -113,17 +113,19 @@ HEAD_CHANNELS = {"headYaw": 0, "headPitch": 1, "headRoll": 2}
 
 
 def head_angles(weights: np.ndarray, channels: list[str], ranges: dict) -> np.ndarray | None:
-    """(yaw, pitch, roll) in degrees from a frame's ``weights``, or None when the rig has no head channels.
+    """(yaw, pitch, roll) in degrees, ``[..., 3]``, from weights ``[..., channels]`` (one frame or many), or
+    None when the rig has no head channels.
 
     Yaw is positive towards the character's left (the viewer's right), pitch
     positive chin up, roll positive with the top of the head towards the
     character's left shoulder.
     """
-    out, found = np.zeros(3), False
+    weights = np.asarray(weights, np.float64)
+    out, found = np.zeros((*weights.shape[:-1], 3)), False
     for ch, axis in HEAD_CHANNELS.items():
         if ch in channels:
             lo, hi = ranges.get(ch, (-30.0, 30.0))
-            out[axis] = lo + float(weights[channels.index(ch)]) * (hi - lo)
+            out[..., axis] = lo + weights[..., channels.index(ch)] * (hi - lo)
             found = True
     return out if found else None
 
@@ -291,6 +293,7 @@ class Mix(NamedTuple):
     gains: np.ndarray  # [controls, channels]: channel += gain x control
     mouth: np.ndarray  # [channels] bool: contributions fade out at lip contacts
     loud: np.ndarray  # [channels] bool: the jaw channels the emotion's opening gain scales
+    extra_rest: np.ndarray  # rest values of the channels the layer appends
 
 
 def mix(rig: RigProfile) -> Mix:
@@ -303,7 +306,8 @@ def mix(rig: RigProfile) -> Mix:
             gains[_I[name], index[ch]] += gain
     mouth = np.isin(full.channels, sorted(mouth_channels(rig)))
     loud = np.isin(full.channels, list(rig.loudness_channels))
-    return Mix(full, len(rig.channels), gains, mouth, loud)
+    extra_rest = np.array([full.rest.get(c, 0.0) for c in full.channels[len(rig.channels):]])
+    return Mix(full, len(rig.channels), gains, mouth, loud, extra_rest)
 
 
 def apply(m: Mix, lips: np.ndarray, ctrl: np.ndarray, contact: np.ndarray, open_gain: float = 1.0) -> np.ndarray:
@@ -324,8 +328,7 @@ def apply(m: Mix, lips: np.ndarray, ctrl: np.ndarray, contact: np.ndarray, open_
         Scales the rig's loudness (jaw) channels outside contacts.
     """
     lips = np.asarray(lips, np.float64).reshape(-1, m.lip_channels)
-    rest = np.array([m.rig.rest.get(c, 0.0) for c in m.rig.channels[m.lip_channels:]])
-    values = np.concatenate([lips, np.broadcast_to(rest, (len(lips), len(rest)))], axis=1)
+    values = np.concatenate([lips, np.broadcast_to(m.extra_rest, (len(lips), len(m.extra_rest)))], axis=1)
     free = 1.0 - np.clip(np.asarray(contact, np.float64).reshape(-1, 1), 0.0, 1.0)
     add = np.asarray(ctrl, np.float64).reshape(len(lips), -1) @ m.gains
     values += np.where(m.mouth, add * free, add)

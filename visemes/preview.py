@@ -205,44 +205,60 @@ def ffmpeg() -> str:
     try:
         import imageio_ffmpeg
     except ImportError:
-        raise VisemesError("previews need ffmpeg: pip install 'visemes[preview]'") from None
+        raise VisemesError("videos need ffmpeg: pip install 'visemes[preview]' (or 'visemes[render]')") from None
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def render_video(sc: Scene, out: str | Path, fps: float, audio: str | Path | None, size: int = 360,
-                 progress=None) -> None:
-    """Encode every frame of ``sc`` (H.264) with ``audio`` (AAC) into ``out``, atomically."""
+def write_mp4(out: str | Path, images, fps: float, sound: str | Path | None, tags: dict[str, str] | None = None,
+              progress=None) -> None:
+    """Encode RGB ``uint8 [H, W, 3]`` frames (H.264) with ``sound`` (AAC) and container ``tags`` into ``out``,
+    atomically (custom tag keys are kept with ``movflags use_metadata_tags``)."""
     out = Path(out)
-    frames = len(sc.weights[0]) if sc.weights else 0
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
         os.close(fd)
     except OSError as e:
         raise file_error(out, f"cannot write here ({e.strerror or e})") from None
-    renderer = Renderer(sc, size)
-    cmd = [ffmpeg(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
-           "-s", f"{size * len(renderer.views)}x{size}", "-r", f"{fps}", "-i", "-"]
-    if audio is not None:
-        cmd += ["-i", str(audio), "-c:a", "aac", "-b:a", "128k"]
-    cmd += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "veryfast", "-crf", "20", "-frames:v", str(frames),
-            "-movflags", "+faststart", "-f", "mp4", tmp]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = None
     try:
-        for i in range(frames):
-            proc.stdin.write(renderer.frame(i).tobytes())
+        for img in images:
+            if proc is None:  # the size is known with the first frame
+                h, w = img.shape[:2]
+                cmd = [ffmpeg(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                       "-s", f"{w}x{h}", "-r", f"{fps}", "-i", "-"]
+                if sound is not None:
+                    cmd += ["-i", str(sound), "-c:a", "aac", "-b:a", "128k"]
+                for key, value in (tags or {}).items():
+                    cmd += ["-metadata", f"{key}={value}"]
+                cmd += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "veryfast", "-crf", "20",
+                        "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-movflags", "+faststart+use_metadata_tags",
+                        "-f", "mp4", tmp]
+                proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+            proc.stdin.write(np.ascontiguousarray(img, np.uint8).tobytes())
             if progress:
                 progress(1)
+        if proc is None:
+            raise file_error(out, "no frames to write")
         proc.stdin.close()
         err = proc.stderr.read().decode(errors="replace")
         if proc.wait() != 0:
-            last = err.strip().splitlines()[-1] if err.strip() else "no message"
-            raise VisemesError(f"{out}: ffmpeg failed ({last})")
+            raise file_error(out, f"ffmpeg failed ({err.strip().splitlines()[-1] if err.strip() else 'no message'})")
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
     except BaseException:
-        proc.kill()
+        if proc is not None and proc.poll() is None:
+            proc.kill()
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def render_video(sc: Scene, out: str | Path, fps: float, audio: str | Path | None, size: int = 360,
+                 progress=None) -> None:
+    """Encode every frame of ``sc`` (H.264) with ``audio`` (AAC) into ``out``, atomically."""
+    renderer = Renderer(sc, size)
+    try:
+        write_mp4(out, (renderer.frame(i) for i in range(len(sc.weights[0]) if sc.weights else 0)), fps, audio,
+                  progress=progress)
     finally:
         renderer.release()

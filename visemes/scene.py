@@ -41,6 +41,7 @@ from .errors import VisemesError, file_error
 from .features import FPS, frame_rms_db
 from .fileio import write_text
 from .lipsync import Lipsync
+from .tracks import runs
 
 CROSSTALK_DB = 12.0  # a channel this much below the loudest one is only hearing another speaker
 FLOOR_DB = 12.0  # talking is at least this far above the channel's own noise floor
@@ -63,8 +64,7 @@ class Character:
 
     def spans(self) -> list[tuple[float, float]]:
         """``(start, end)`` seconds of each stretch of talking."""
-        edges = np.flatnonzero(np.diff(np.r_[False, self.speaking, False].astype(np.int8)))
-        return [(round(a / FPS, 3), round(b / FPS, 3)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+        return [(round(a / FPS, 3), round(b / FPS, 3)) for a, b in runs(self.speaking)]
 
 
 # ---- speaker turns -----------------------------------------------------------------------------
@@ -184,9 +184,7 @@ def _tidy(active: np.ndarray) -> np.ndarray:
     """Fill pauses shorter than ``MIN_GAP_S`` inside talking, then drop bursts shorter than ``MIN_TALK_S``."""
     out = active.copy()
     for value, shortest in ((False, MIN_GAP_S), (True, MIN_TALK_S)):
-        run = np.r_[0, (out == value).astype(np.int8), 0]
-        edges = np.flatnonzero(np.diff(run))
-        for a, b in zip(edges[::2], edges[1::2], strict=True):
+        for a, b in runs(out == value):
             inside = value or (a > 0 and b < len(out))  # a pause at either end is not inside talking
             if inside and b - a < shortest * FPS:
                 out[a:b] = not value

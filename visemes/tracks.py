@@ -116,17 +116,20 @@ def phones_to_visemes(track: Track) -> Track:
     return Track(merge_repeats(out), "visemes")
 
 
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``[first, last)`` index ranges of the stretches where ``mask`` is True."""
+    edges = np.flatnonzero(np.diff(np.r_[False, np.asarray(mask, dtype=bool), False].astype(np.int8)))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
 def silence_outside(track: Track, active: np.ndarray, fps: float = 100.0) -> Track:
     """``track`` with every stretch where ``active`` (bool per frame at ``fps``) is False turned to ``sil``.
 
     Frames past the end of ``active`` count as inactive.
     """
-    active = np.asarray(active, dtype=bool)
-    edges = np.flatnonzero(np.diff(np.r_[False, active, False].astype(np.int8)))
-    spans = [(a / fps, b / fps) for a, b in zip(edges[::2], edges[1::2], strict=True)]
     out: list[Segment] = []
     for s in track.segments:
-        for a, b in spans:
+        for a, b in ((a / fps, b / fps) for a, b in runs(active)):
             lo, hi = max(s.start, a), min(s.end, b)
             if hi > lo:
                 out.append(Segment(lo, hi, s.label, s.confidence))

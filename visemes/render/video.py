@@ -9,26 +9,19 @@ takes an explicit flag that the metadata records), and tags in the container
 
 from __future__ import annotations
 
-import os
 import subprocess
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from visemes.errors import VisemesError, file_error
+from visemes.errors import file_error
+from visemes.preview import ffmpeg, write_mp4
+
+__all__ = ["LABEL", "audio", "burn_label", "ffmpeg", "frames", "probe", "read_tags", "write_mp4"]
 
 LABEL = "AI-generated"
 CORNERS = ("bottom-left", "bottom-right", "top-left", "top-right")
-
-
-def ffmpeg() -> str:
-    try:
-        import imageio_ffmpeg
-    except ImportError:
-        raise VisemesError("the renderer needs ffmpeg: pip install 'visemes[render]'") from None
-    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def probe(path: str | Path) -> dict:
@@ -91,48 +84,6 @@ def burn_label(frame: np.ndarray, corner: str = "bottom-left", text: str = LABEL
     cv2.putText(out, text, (x + pad, y + pad + th), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick,
                 cv2.LINE_AA)
     return out
-
-
-def write_mp4(out: str | Path, images: Iterable[np.ndarray], fps: float, sound: str | Path | None,
-              tags: dict[str, str], progress=None) -> None:
-    """Encode RGB frames (H.264) with ``sound`` (AAC) and ``tags`` into ``out``, atomically."""
-    out = Path(out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-        os.close(fd)
-    except OSError as e:
-        raise file_error(out, f"cannot write here ({e.strerror or e})") from None
-    proc = None
-    try:
-        for img in images:
-            if proc is None:
-                h, w = img.shape[:2]
-                cmd = [ffmpeg(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
-                       "-s", f"{w}x{h}", "-r", f"{fps}", "-i", "-"]
-                if sound is not None:
-                    cmd += ["-i", str(sound), "-c:a", "aac", "-b:a", "128k", "-shortest"]
-                for key, value in tags.items():
-                    cmd += ["-metadata", f"{key}={value}"]
-                cmd += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "veryfast", "-crf", "18",
-                        "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-movflags", "+faststart+use_metadata_tags",
-                        "-f", "mp4", tmp]
-                proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-            proc.stdin.write(np.ascontiguousarray(img, np.uint8).tobytes())
-            if progress:
-                progress(1)
-        if proc is None:
-            raise file_error(out, "no frames to write")
-        proc.stdin.close()
-        err = proc.stderr.read().decode(errors="replace")
-        if proc.wait() != 0:
-            raise file_error(out, f"ffmpeg failed ({err.strip().splitlines()[-1] if err.strip() else 'no message'})")
-        os.replace(tmp, out)
-    except BaseException:
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_tags(path: str | Path) -> dict[str, str]:
