@@ -122,12 +122,15 @@ def _anticipated(track: Track, params: AnimationParams) -> list[tuple[float, flo
     return [(a, b, s.label) for a, b, s in zip(starts, ends, segs, strict=True)]
 
 
-def viseme_weights(track: Track, params: AnimationParams) -> np.ndarray:
-    """Per-frame blend of the 15 visemes, ``float32 [frames, 15]``, rows summing to 1."""
+def viseme_weights(track: Track, params: AnimationParams, first: int = 0) -> np.ndarray:
+    """Per-frame blend of the 15 visemes, ``float32 [frames, 15]``, rows summing to 1.
+
+    ``first`` skips the frames before it (a live window that only needs its newest frames).
+    """
     fps, tau = params.fps, max(params.coarticulation_s, 1e-3)
     n = frame_count(track.duration, fps)
-    t = np.arange(n) / fps
-    acc = np.zeros((n, len(VISEMES)), dtype=np.float32)  # float32: an hour at 60 fps stays small
+    t = np.arange(min(first, n), n) / fps
+    acc = np.zeros((len(t), len(VISEMES)), dtype=np.float32)  # float32: an hour at 60 fps stays small
     reach = 6 * tau
     for a, b, v in _anticipated(track, params):
         lo, hi = np.searchsorted(t, a - reach), np.searchsorted(t, b + reach)
@@ -139,7 +142,10 @@ def viseme_weights(track: Track, params: AnimationParams) -> np.ndarray:
     acc[empty, 0] = 1.0
     total[empty] = 1.0
     w = acc / total
-    _write_contacts(w, track, params)
+    for lo, hi, v in contact_windows(track, params):
+        if hi > first:
+            w[max(lo - first, 0):hi - first] = 0.0
+            w[max(lo - first, 0):hi - first, VISEME_INDEX[v]] = 1.0
     return w
 
 
@@ -174,25 +180,26 @@ def contact_windows(track: Track, params: AnimationParams) -> list[tuple[int, in
     return out
 
 
-def _write_contacts(w: np.ndarray, track: Track, params: AnimationParams) -> None:
-    for first, last, v in contact_windows(track, params):
-        w[first:last] = 0.0
-        w[first:last, VISEME_INDEX[v]] = 1.0
-
-
 def continuous_curves(track: Track, rig: RigProfile, params: AnimationParams,
                       loudness: np.ndarray | None = None, loudness_fps: float = 100.0) -> Curves:
     """Curves for a continuous rig: blended poses, jaw scaled by loudness, clipped to 0..1."""
     w = viseme_weights(track, params)
+    loud = None
+    if loudness is not None:
+        src_t = np.arange(len(loudness)) / loudness_fps
+        loud = np.interp(np.arange(len(w)) / params.fps, src_t, np.asarray(loudness, dtype=np.float64))
+    return Curves(params.fps, list(rig.channels), pose(w, rig, params, loud))
+
+
+def pose(w: np.ndarray, rig: RigProfile, params: AnimationParams, loudness: np.ndarray | None = None) -> np.ndarray:
+    """Rig weights ``float32 [frames, channels]`` in 0..1 for viseme blends ``w``; ``loudness`` (0..1 per row)
+    opens or closes the rig's jaw channels by up to ``params.jaw_gain``."""
     values = w @ rig.pose_matrix()
     if loudness is not None and rig.loudness_channels and params.jaw_gain > 0:
-        n = len(values)
-        src_t = np.arange(len(loudness)) / loudness_fps
-        loud = np.interp(np.arange(n) / params.fps, src_t, np.asarray(loudness, dtype=np.float64))
-        gain = 1.0 + params.jaw_gain * (2.0 * np.clip(loud, 0, 1) - 1.0)
+        gain = 1.0 + params.jaw_gain * (2.0 * np.clip(loudness, 0, 1) - 1.0)
         cols = [rig.channels.index(c) for c in rig.loudness_channels]
         values[:, cols] *= gain[:, None]
-    return Curves(params.fps, list(rig.channels), np.clip(values, 0.0, 1.0))
+    return np.clip(values, 0.0, 1.0).astype(np.float32)
 
 
 # ---- discrete rigs -------------------------------------------------------------------------

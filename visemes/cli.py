@@ -95,6 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("-r", "--rig", default="arkit", metavar="RIG",
                       help=f"continuous rig profile ({', '.join(builtin_names())}) or file (default: arkit)")
     live.add_argument("--fps", type=float, default=60.0, help="output frames per second, 30-120 (60)")
+    live.add_argument("--delay", type=float, default=0.0, metavar="MS",
+                      help="hold the mouth this far behind the voice (50-2000) and decide it with the offline "
+                           "network and decoder of 'visemes bake' on a rolling window: the curves of bake, bought "
+                           "with latency (300 ms: frame correlation with bake 0.99 on the samples); pair with "
+                           "--passthrough. 0 (default): the low-latency live head, about 40 ms")
     live.add_argument("--monitor", action="store_true",
                       help="serve a live monitor page at http://HOST:PORT/ of each ws sink")
     live.add_argument("--token", metavar="SECRET", help="ws sinks: clients must connect with ?token=SECRET")
@@ -102,7 +107,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="play the input on an output device (default one, or index/name), delayed so that "
                            "voice and mouth line up for viewers")
     live.add_argument("--passthrough-delay", type=float, metavar="MS",
-                      help="the pass-through delay (default: the pipeline's latency, about 45 ms)")
+                      help="the pass-through delay (default: the pipeline's latency, about 45 ms, or "
+                           "--delay plus 45 ms)")
     live.add_argument("--duration", type=float, metavar="S", help="stop after this many seconds")
     live.add_argument("--speed", type=float, default=1.0, help="file sources: play this many times real time (1)")
     live.add_argument("-q", "--quiet", action="store_true", help="no status line or summary")
@@ -219,7 +225,7 @@ def _cmd_live(a: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)  # 10 ms steps are too small to share out; extra threads only spin
     try:
-        analyser = LiveAnalyser(rig, a.fps, _expression_params(a))
+        analyser = LiveAnalyser(rig, a.fps, _expression_params(a), a.delay / 1000)
     except ValueError as e:
         raise VisemesError(str(e)) from None
     source = open_source(a.source, a.speed)

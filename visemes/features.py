@@ -108,6 +108,9 @@ class MelStream:
         return _frames_to_logmel(frames)
 
 
+LOUDNESS_SPAN_DB = 24.0  # decibels from silent (0) to loud (1) around the typical speech level
+
+
 def frame_rms_db(x: np.ndarray, hop: int = HOP, window: int = WINDOW) -> np.ndarray:
     """RMS level in dBFS of 25 ms windows every 10 ms; frame ``i`` is centred on sample ``i * hop``."""
     x = np.asarray(x, dtype=np.float32)
@@ -122,14 +125,18 @@ def frame_rms_db(x: np.ndarray, hop: int = HOP, window: int = WINDOW) -> np.ndar
     return out
 
 
-def loudness(x: np.ndarray, span_db: float = 24.0) -> np.ndarray:
+def loudness(x: np.ndarray, span_db: float = LOUDNESS_SPAN_DB, reference_db: float | None = None) -> np.ndarray:
     """Speech loudness per frame in 0..1, relative to the file's typical speech level.
 
-    0.5 is the median level of the frames that hold sound (within 50 dB of the
-    loudest); each ``span_db / 2`` decibels above or below moves it to 1 or 0.
-    Silence is 0.
+    0.5 is ``reference_db``, by default the :func:`speech_level` of ``x``; each
+    ``span_db / 2`` decibels above or below moves it to 1 or 0. Silence is 0.
     """
     db = frame_rms_db(x)
-    voiced = db > db.max() - 50
-    ref = float(np.median(db[voiced])) if voiced.any() else float(db.max())
+    ref = speech_level(db) if reference_db is None else reference_db
     return np.clip(0.5 + (db - ref) / span_db, 0.0, 1.0).astype(np.float32)
+
+
+def speech_level(db: np.ndarray) -> float:
+    """Typical speech level of frame levels ``db``: the median of the frames within 50 dB of the loudest."""
+    voiced = db > db.max() - 50
+    return float(np.median(db[voiced])) if voiced.any() else float(db.max())

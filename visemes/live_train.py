@@ -3,10 +3,12 @@
 ``python -m visemes.live_train`` (after ``python -m visemes.train``, whose corpus cache it reuses). The live
 runtime has two bars the 60 ms causal network cannot meet together: a closure must reach the wire within about
 60 ms of its sound, and live curves must follow the offline ones frame for frame, anticipation and
-coarticulation included. So this head is taught the *animation* rather than the phones: its target at each
-10 ms frame is the blend of the 15 visemes that :func:`visemes.animate.viseme_weights` gives for the corpus's
-exact phone timings (lips that move before the sound, neighbours that pull on each other, full closures), and it
-sees only ``--lookahead`` frames (20 ms) of the future. It starts from the causal network's weights (all but
+coarticulation included. So this head is taught the *animation* rather than the phones, and taught it by the
+offline pipeline itself: its target at each 10 ms frame is the blend of the 15 visemes that ``visemes bake``
+would animate from the same audio (offline network, Viterbi decoder, :func:`visemes.animate.viseme_weights`:
+lips that move before the sound, neighbours that pull on each other, full closures), so that live follows
+offline rather than a second, independent reading of the speech. It sees only ``--lookahead`` frames (20 ms)
+of the future. It starts from the causal network's weights (all but
 the output layer) and is scored after each epoch by the correlation of its curves with the offline pipeline's
 on the real-speech validation set; the best state is written into the weights file as ``live``.
 """
@@ -25,43 +27,30 @@ from torch.nn import functional as F
 
 from .animate import AnimationParams, viseme_weights
 from .audio import load_audio
-from .corpus import IGNORE
-from .engines import WEIGHTS
+from .decoding import viseme_posteriors, viterbi_segments
+from .engines import WEIGHTS, load_network
 from .features import log_mel
 from .fileio import atomic_write
-from .inventory import class_visemes
 from .model import ModelConfig, PhoneNet, class_posteriors
 from .phones import VISEMES
-from .tracks import Segment, Track
 from .train import DEFAULT_EVAL, _batch, build_corpus, crops
 
 FPS = 100.0
 
 
-def viseme_frames(labels: np.ndarray) -> np.ndarray:
-    """Per-frame viseme index from phone-class labels: lip-less phones take the previous viseme, unknown frames
-    the previous label."""
-    table = [VISEMES.index(v) if v is not None else -1 for v in class_visemes()]
-    out = np.empty(len(labels), np.int64)
-    prev = 0
-    for i, c in enumerate(labels):
-        v = table[c] if c != IGNORE else -1
-        prev = v if v >= 0 else prev
-        out[i] = prev
-    return out
-
-
-def blend_targets(labels: np.ndarray, offsets: np.ndarray, params: AnimationParams) -> np.ndarray:
-    """``float32 [frames, 15]``: the offline animation's viseme blend for every corpus frame."""
-    out = np.zeros((len(labels), len(VISEMES)), np.float32)
-    for a, b in itertools.pairwise(offsets):
-        v = viseme_frames(labels[a:b])
-        edges = np.flatnonzero(np.diff(v)) + 1
-        starts, ends = np.r_[0, edges], np.r_[edges, len(v)]
-        track = Track([Segment(s / FPS, e / FPS, VISEMES[v[s]]) for s, e in zip(starts, ends, strict=True)],
-                      "visemes")
-        w = viseme_weights(track, params)
+def teacher_targets(feats: np.ndarray, offsets: np.ndarray, weights: Path, log=print) -> np.ndarray:
+    """``float32 [frames, 15]``: the offline pipeline's viseme blend (network, Viterbi decoder, animation) for
+    every corpus frame, computed from the same augmented features the live head sees."""
+    net = load_network("offline", weights)
+    params = AnimationParams(fps=FPS)
+    out = np.zeros((len(feats), len(VISEMES)), np.float32)
+    t0 = time.time()
+    for i, (a, b) in enumerate(itertools.pairwise(offsets)):
+        probs = class_posteriors(net, feats[a:b].astype(np.float32))
+        w = viseme_weights(viterbi_segments(viseme_posteriors(probs)), params)
         out[a:b] = w[: b - a] if len(w) >= b - a else np.vstack([w, np.repeat(w[-1:], b - a - len(w), 0)])
+        if i % 500 == 0:
+            log(f"teacher: {i} of {len(offsets) - 1} utterances ({time.time() - t0:.0f} s)")
     return out
 
 
@@ -94,9 +83,7 @@ def train_live(lookahead: int = 2, epochs: int = 6, steps: int = 300, batch: int
     rng = np.random.default_rng(seed)
     work = work or Path("/tmp/visemes-train")
     feats, labels, offsets = build_corpus(max(2, int(hours * 3600 / 4.0)), seed, work, os.cpu_count() or 1)
-    params = AnimationParams(fps=FPS)
-    targets = blend_targets(labels, offsets, params)
-    mask = (labels != IGNORE).astype(np.float32)
+    targets = teacher_targets(feats, offsets, weights, log)
     log(f"targets for {len(offsets) - 1} utterances ({time.time() - t0:.0f} s)")
     blob = torch.load(weights, map_location="cpu", weights_only=True)
     config = ModelConfig(**{**ModelConfig.from_dict(blob["config"]).to_dict(), "n_classes": len(VISEMES),
@@ -118,9 +105,8 @@ def train_live(lookahead: int = 2, epochs: int = 6, steps: int = 300, batch: int
             x, _ = _batch(feats, labels, s, crop)
             idx = np.minimum(s[:, None] + np.arange(crop)[None, :], len(labels) - 1)
             y = torch.from_numpy(targets[idx])[:, : crop - L]
-            m = torch.from_numpy(mask[idx])[:, : crop - L]
             logp = F.log_softmax(net(x)[:, L:], dim=-1)
-            loss = -((y * logp).sum(-1) * m).sum() / m.sum().clamp(min=1)
+            loss = -(y * logp).sum(-1).mean()
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
