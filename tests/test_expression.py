@@ -178,12 +178,13 @@ def test_a_seed_fixes_the_face():
     assert not np.array_equal(a, controls(x, ExpressionParams(seed=8)))
 
 
-def test_live_and_offline_give_the_same_expression_channels():
+@pytest.mark.parametrize("delay", [0.0, 0.25])
+def test_live_and_offline_give_the_same_expression_channels(delay):
     from visemes.runtime.analyser import LiveAnalyser
 
     params = ExpressionParams(seed=3, emotion="happy")
     offline = bake("arkit", params).curves
-    analyser = LiveAnalyser(load_rig("arkit"), 60, params)
+    analyser = LiveAnalyser(load_rig("arkit"), 60, params, delay_s=delay)
     x, rng, frames, i = load_audio(SPEECH), np.random.default_rng(1), [], 0
     while i < len(x):
         n = int(rng.integers(80, 1200))
