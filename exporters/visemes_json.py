@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import json
-from importlib.metadata import PackageNotFoundError, version
 
 from visemes.lipsync import Lipsync
+from visemes.version import version
 
 NAME = "json"
 SUFFIX = ".json"
 NEEDS = "curves"
 DESCRIPTION = "visemes JSON v1: visemes, phones, rig curves (and optional keyframes); schema in the repo"
 FORMAT_VERSION = 1
-
-
-def _generator() -> str:
-    try:
-        return f"visemes {version('visemes')}"
-    except PackageNotFoundError:
-        return "visemes"
 
 
 def _segments(track, key: str) -> list[dict]:
@@ -31,7 +24,7 @@ def render(lipsync: Lipsync, options) -> str:
     doc = {
         "format": "visemes",
         "version": FORMAT_VERSION,
-        "generator": _generator(),
+        "generator": f"visemes {version()}",
         "source": lipsync.source,
         "duration": round(lipsync.duration, 6),
         "engine": lipsync.engine,

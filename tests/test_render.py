@@ -167,3 +167,79 @@ def test_a_still_image_is_animated_too(trained, footage, tmp_path):
     done = pipeline.run(trained[1], SAMPLES / "hola.wav", tmp_path / "still.mp4", image=still)
     info = video.probe(tmp_path / "still.mp4")
     assert info["audio"] and info["size"] == (128, 128) and done["sync"]["r"] >= 0.8
+
+
+def signing_chain(folder) -> tuple[str, str]:
+    """A test certificate authority and a P-256 signing certificate under it (PEM chain, PEM key)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn),
+                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, "visemes tests")])
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def cert(subject, issuer, key, sign_key, ca: bool):
+        b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
+             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+             .not_valid_after(now + datetime.timedelta(days=7))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+             .add_extension(x509.KeyUsage(not ca, False, False, False, False, ca, ca, False, False), critical=True))
+        if not ca:
+            b = (b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+                 .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(sign_key.public_key()),
+                                critical=False))
+        return b.sign(sign_key, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = cert(name("Test CA"), name("Test CA"), ca_key, ca_key, True)
+    leaf = cert(name("Test signer"), ca.subject, key, ca_key, False)
+    chain, pem = folder / "chain.pem", folder / "key.pem"
+    chain.write_bytes(leaf.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(serialization.Encoding.PEM))
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+    return str(chain), str(pem)
+
+
+def test_a_signed_c2pa_manifest_says_the_video_was_made_by_a_trained_model(trained, footage, tmp_path):
+    from visemes.render import provenance
+
+    _, model = trained
+    chain, key = signing_chain(tmp_path)
+    out = tmp_path / "signed.mp4"
+    r = cli("run", "--model", str(model), "--audio", str(SAMPLES / "hola.wav"), "--video", str(footage / "ref.mp4"),
+            "--c2pa", chain, key, "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    manifest, state = provenance.read(out)
+    assert state == "Valid"  # signature and content hash check out (our test CA is, rightly, not trusted)
+    assertions = {a["label"]: a["data"] for a in manifest["assertions"]}
+    action = next(a for a in assertions["c2pa.actions.v2"]["actions"] if a["action"] == "c2pa.created")
+    assert action["digitalSourceType"].endswith("/compositeWithTrainedAlgorithmicMedia")
+    ckpt = torch.load(model, weights_only=True)
+    assert assertions[provenance.ASSERTION]["consent_sha256"] == ckpt["consent"]["sha256"]
+    assert assertions[provenance.ASSERTION]["reference_sha256"] == ckpt["reference_sha256"]
+    assert video.read_tags(out)["ai_generated"] == "true"  # the container tags survive the signing
+    assert video.probe(out)["audio"]
+    with open(out, "r+b") as f:  # any change to the video breaks the manifest
+        f.seek(-2000, 2)
+        f.write(b"\0" * 16)
+    assert provenance.read(out)[1] == "Invalid"
+    unsigned = tmp_path / "unsigned.mp4"
+    video.write_mp4(unsigned, video.frames(footage / "ref.mp4"), 25, None, {})
+    assert provenance.read(unsigned) == (None, None)
+
+
+def test_a_bad_c2pa_key_fails_before_any_work(trained, footage, tmp_path):
+    _, model = trained
+    chain, _ = signing_chain(tmp_path)
+    for args, problem in [((chain, chain), "not an unencrypted PEM private key"),
+                          ((str(tmp_path / "missing.pem"), chain), "cannot read")]:
+        r = cli("run", "--model", str(model), "--audio", str(SAMPLES / "hola.wav"), "--video",
+                str(footage / "ref.mp4"), "--c2pa", *args, "-o", str(tmp_path / "o.mp4"))
+        assert r.returncode == 1 and problem in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert not list(tmp_path.glob("*.mp4")) and not list(tmp_path.glob(".o.mp4*"))

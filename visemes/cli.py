@@ -16,6 +16,7 @@ from .engines import ENGINES, MODES
 from .errors import VisemesError
 from .expression import EMOTIONS, PARTS, ExpressionParams
 from .timing import FORMATS as TIMING_FORMATS
+from .version import version
 
 BAKE_EPILOG = """\
 inputs:
@@ -46,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Speech in, a talking face out: viseme timings and blendshape curves for avatar rigs.",
         epilog="Run 'visemes COMMAND --help' for each command's options.",
     )
-    ap.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     _bake_parser(sub)
@@ -352,6 +353,9 @@ def _render_parser(sub) -> None:
     u.add_argument("--no-label", action="store_true",
                    help="leave the visible label out (the file's metadata still says AI-generated, and says "
                         "that the label was removed)")
+    u.add_argument("--c2pa", nargs=2, metavar=("CERT.pem", "KEY.pem"),
+                   help="embed a C2PA manifest (Content Credentials: created by a trained model, with the consent "
+                        "and reference hashes) signed with your certificate chain and private key")
     u.add_argument("--device")
     r.set_defaults(func=_cmd_render)
 
@@ -380,7 +384,7 @@ def _cmd_render(a: argparse.Namespace) -> int:
 
         with tqdm(unit="frame", desc="rendering", file=sys.stderr, leave=False, disable=None) as bar:
             done = pipeline.run(a.model, a.audio, a.output, a.video, a.image, a.face,
-                                None if a.no_label else a.label_position, a.device, bar.update)
+                                None if a.no_label else a.label_position, a.device, bar.update, a.c2pa)
         print(f"wrote {a.output}: {done['frames']} frames, mouth opening follows the curves with r = "
               f"{done['sync']['r']}", file=sys.stderr)
     return 0
@@ -436,15 +440,6 @@ def _bake_parser(sub) -> None:
     e.add_argument("--moho-fps", type=float, default=24.0, metavar="FPS", help="moho-dat frame rate (24)")
     e.add_argument("--preston-blair", action="store_true", help="moho-dat: Preston Blair shape names")
     b.set_defaults(func=_cmd_bake)
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("visemes")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def _settings(a: argparse.Namespace) -> Settings:

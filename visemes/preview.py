@@ -210,9 +210,10 @@ def ffmpeg() -> str:
 
 
 def write_mp4(out: str | Path, images, fps: float, sound: str | Path | None, tags: dict[str, str] | None = None,
-              progress=None) -> None:
+              progress=None, finish=None) -> None:
     """Encode RGB ``uint8 [H, W, 3]`` frames (H.264) with ``sound`` (AAC) and container ``tags`` into ``out``,
-    atomically (custom tag keys are kept with ``movflags use_metadata_tags``)."""
+    atomically (custom tag keys are kept with ``movflags use_metadata_tags``); ``finish(path)``, when given,
+    works on the finished temporary file before it takes the output's name (a C2PA signature)."""
     out = Path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -244,6 +245,8 @@ def write_mp4(out: str | Path, images, fps: float, sound: str | Path | None, tag
         err = proc.stderr.read().decode(errors="replace")
         if proc.wait() != 0:
             raise file_error(out, f"ffmpeg failed ({err.strip().splitlines()[-1] if err.strip() else 'no message'})")
+        if finish is not None:
+            finish(Path(tmp))
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
     except BaseException:

@@ -26,9 +26,10 @@ from torch.nn import functional as F
 
 from visemes.errors import VisemesError, file_error
 from visemes.fileio import atomic_write, write_text
+from visemes.version import version
 
 from . import consent as consent_mod
-from . import faces, metrics, video
+from . import faces, metrics, provenance, video
 from .net import MouthNet, RendererConfig
 
 HELD_OUT = 0.15
@@ -270,17 +271,20 @@ def evaluate(folder: str | Path, model: str | Path, device: str | None = None) -
 
 def run(model: str | Path, audio_path: str | Path, out: str | Path, base_video: str | Path | None = None,
         image: str | Path | None = None, face: int = 0, label: str | None = "bottom-left",
-        device: str | None = None, progress=None) -> dict:
+        device: str | None = None, progress=None, c2pa: tuple[str | Path, str | Path] | None = None) -> dict:
     """Re-animate the mouth of ``base_video`` (looped back and forth) or ``image`` with ``audio_path``.
 
     ``label`` is the corner of the burned-in "AI-generated" badge; None leaves
-    it out (the tags then say so). Returns the tags written and ``sync``: the
-    correlation and lag of the rendered mouths' opening with the driving curves.
+    it out (the tags then say so). ``c2pa`` (certificate chain, private key;
+    PEM files) embeds a signed C2PA manifest. Returns the tags written and
+    ``sync``: the correlation and lag of the rendered mouths' opening with the
+    driving curves.
     """
     from visemes.audio import load_audio
 
     if not (image or base_video):
         raise VisemesError("give --video or --image: the face to animate")
+    sign_with = provenance.signer(*c2pa) if c2pa else None  # bad keys fail before the work
     net, ckpt = load_model(model, device)
     base = Path(image or base_video)
     info = video.probe(base)
@@ -307,7 +311,11 @@ def run(model: str | Path, audio_path: str | Path, out: str | Path, base_video: 
             frame = faces.paste(source[k], mouth, box_of[k])
             yield video.burn_label(frame, label) if label else frame
 
-    video.write_mp4(out, frames(), fps, audio_path, tags, progress)
+    finish = None
+    if sign_with is not None:
+        content = provenance.manifest(Path(out).name, tags, version())
+        finish = lambda path: provenance.sign(path, sign_with, content)  # noqa: E731
+    video.write_mp4(out, frames(), fps, audio_path, tags, progress, finish)
     r, lag = metrics.sync(metrics.opening(mouths, faces.ellipse_mask(size)), metrics.driving_opening(curves))
     return {"tags": tags, "sync": {"r": round(r, 3), "lag_frames": lag}, "frames": n}
 
