@@ -15,6 +15,7 @@ naming the file, the key and what was expected.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import sys
 from dataclasses import dataclass, field, replace
@@ -81,13 +82,18 @@ class RigProfile:
         return self.kind == "discrete"
 
     def pose_matrix(self) -> np.ndarray:
-        """``float32 [15 visemes, channels]``: each viseme's full pose, rest values filled in."""
+        """``float32 [15 visemes, channels]``: each viseme's full pose, rest values filled in (read-only)."""
+        return self._pose_matrix
+
+    @functools.cached_property
+    def _pose_matrix(self) -> np.ndarray:  # built once: the live runtime asks for it many times a second
         rest = np.array([self.rest.get(c, 0.0) for c in self.channels], dtype=np.float32)
         m = np.tile(rest, (len(VISEMES), 1))
         index = {c: i for i, c in enumerate(self.channels)}
         for v, pose in self.poses.items():
             for ch, w in pose.items():
                 m[VISEMES.index(v), index[ch]] = w
+        m.flags.writeable = False
         return m
 
     def to_dict(self) -> dict[str, Any]:

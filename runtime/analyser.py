@@ -32,7 +32,7 @@ from visemes.animate import CONTACT_VISEMES, AnimationParams, pose, viseme_weigh
 from visemes.decoding import viseme_posteriors, viterbi_segments
 from visemes.engines import load_network
 from visemes.expression import CONTROLS, ExpressionParams, ExpressionStream, apply, mix
-from visemes.features import FPS, HOP, LOUDNESS_SPAN_DB, MelStream, frame_rms_db, speech_level
+from visemes.features import FPS, HOP, MelStream, frame_rms_db, relative_loudness, speech_level
 from visemes.model import CausalStream, class_posteriors
 from visemes.phones import MOUTH_SHAPES, VISEME_INDEX, VISEMES
 from visemes.rigs import RigProfile
@@ -87,7 +87,7 @@ class LiveAnalyser:
             raise ValueError(f"delay {delay_s * 1000:.0f} ms is outside {MIN_DELAY_S * 1000:.0f}-"
                              f"{MAX_DELAY_S * 1000:.0f} ms (or 0 for the live head)")
         self.fps = float(fps)
-        self.poses = rig.pose_matrix()
+        self.lips, self.params = rig, AnimationParams.for_rig(rig, fps=fps)
         self.expression = expression
         self.mix = mix(rig) if expression is not None else None
         self.rig = self.mix.rig if self.mix else rig  # the channels every frame carries
@@ -95,8 +95,7 @@ class LiveAnalyser:
         self.controls: deque[np.ndarray] = deque()  # expression rows ahead of the lip frames
         self.mel = MelStream()
         self.stream = CausalStream(load_network("live")) if not delay_s else None
-        self.rolling = RollingDecoder(rig, AnimationParams.for_rig(rig, fps=fps), round(delay_s * FPS)) \
-            if delay_s else None
+        self.rolling = RollingDecoder(rig, self.params, round(delay_s * FPS)) if delay_s else None
         # what the sound of a frame waits for before it is sent: lookahead (or delay), half a window, half a
         # block, half a tick
         ahead = self.stream.config.lookahead if self.stream else self.rolling.delay + RollingDecoder.STEP / 2
@@ -134,22 +133,13 @@ class LiveAnalyser:
             if VISEMES[best] in CONTACT_VISEMES and p[best] >= CONTACT_THRESHOLD:
                 p = np.zeros_like(p)
                 p[best] = 1.0  # full contact, as offline closures are
-            weights = np.clip(p @ self.poses, 0.0, 1.0).astype(np.float32)
-            rows = [(p, weights)] * self._due()
-            out += self._step(rows)
+            weights = pose(p[None], self.lips, self.params)[0]
+            out += self._step([(p, weights)] * (outputs_until(self.frame + 1, self.fps) - self.emitted))
         return out
 
     def _decided(self, steps: list[tuple[np.ndarray, np.ndarray]]) -> list[LiveFrame]:
         """Frames from the rolling decoder: one (blends, weights) pair of output rows per 10 ms step."""
         return [f for blends, weights in steps for f in self._step(list(zip(blends, weights, strict=True)))]
-
-    def _due(self) -> int:
-        """Output frames due by the end of the current 10 ms step."""
-        t = self.frame / FPS
-        n = 0
-        while (self.emitted + n) / self.fps <= t + 1e-9:
-            n += 1
-        return n
 
     def _step(self, rows: list[tuple[np.ndarray, np.ndarray]]) -> list[LiveFrame]:
         # the expression frame of this 10 ms step (its audio window ends before the lip model's)
@@ -170,6 +160,12 @@ class LiveAnalyser:
 
 
 MIN_DELAY_S, MAX_DELAY_S = 0.05, 2.0
+
+
+def outputs_until(frames: int, fps: float) -> int:
+    """How many output frames (at ``fps``) fall within the first ``frames`` analysis frames: those whose time
+    is at most that of the last one, ``(frames - 1) / 100`` s."""
+    return int(np.floor((frames - 1) / FPS * fps + 1e-9)) + 1 if frames > 0 else 0
 
 
 class RollingDecoder:
@@ -213,22 +209,18 @@ class RollingDecoder:
         self._update_posteriors(end, final)
         ws = max(self.base, self.done - self.HISTORY)
         track = self._window_track(ws, end)
-        last = self._last_output(target)
+        last = outputs_until(target, self.params.fps)
         blends = viseme_weights(track, self.params, first=self.emitted)[: last - self.emitted]
         weights = pose(blends, self.rig, self.params, self._loudness(ws, end, target, last))
         steps, i = [], 0
         for k in range(self.done, target):
-            n = self._last_output(k + 1) - self.emitted - i
+            n = outputs_until(k + 1, self.params.fps) - self.emitted - i
             steps.append((blends[i:i + n], weights[i:i + n]))
             i += n
         self.emitted = last
         self.done = target
         self._trim()
         return steps
-
-    def _last_output(self, frames: int) -> int:
-        """Output frames whose time is within the first ``frames`` analysis frames (at most (frames-1)/100 s)."""
-        return int(np.floor((frames - 1) / FPS * self.params.fps + 1e-9)) + 1 if frames > 0 else 0
 
     def _update_posteriors(self, end: int, final: bool) -> None:
         lo = max(self.base, self.final - self.ctx)
@@ -249,7 +241,7 @@ class RollingDecoder:
         db = frame_rms_db(self.samples[(ws - self.base) * HOP:])[: end - ws]
         ref = speech_level(np.concatenate([np.array(self.levels, np.float32), db[self.done - ws:]]))
         self.levels.extend(db[self.done - ws: target - ws].tolist())
-        loud = np.clip(0.5 + (db - ref) / LOUDNESS_SPAN_DB, 0.0, 1.0)
+        loud = relative_loudness(db, ref)
         t = np.arange(self.emitted, last) / self.params.fps
         return np.interp(t, np.arange(ws, end) / FPS, loud)
 

@@ -66,9 +66,9 @@ def test_prosody_in_chunks_equals_one_pass(sizes):
     x = load_audio(SPEECH)[:24000]
     stream, parts, i = ProsodyStream(), [], 0
     for n in sizes:
-        parts.append(stream.push_rows(x[i:i + n]))
+        parts.append(stream.push(x[i:i + n]))
         i += n
-    parts += [stream.push_rows(x[i:]), stream.flush_rows()]
+    parts += [stream.push(x[i:]), stream.flush()]
     whole = prosody(x)
     got = np.concatenate(parts)
     assert len(got) == len(whole.db)

@@ -174,10 +174,10 @@ class ExpressionStream:
         self.frame = 0
 
     def push(self, samples: np.ndarray) -> np.ndarray:
-        return self._controls(self.prosody.push_rows(samples))
+        return self._controls(self.prosody.push(samples))
 
     def flush(self) -> np.ndarray:
-        return self._controls(self.prosody.flush_rows())
+        return self._controls(self.prosody.flush())
 
     def run(self, samples: np.ndarray) -> np.ndarray:
         """Controls of a whole signal, one row per 10 ms frame."""

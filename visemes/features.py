@@ -72,43 +72,56 @@ def log_mel(x: np.ndarray) -> np.ndarray:
     return out
 
 
-class MelStream:
-    """Log-mel features of audio that arrives in chunks of any size.
+class FrameStream:
+    """Per-frame analysis of audio that arrives in chunks of any size.
 
-    ``push(chunk)`` returns the frames that became complete; ``flush()`` the
-    rest, padding the end with silence. Concatenated, they equal
-    ``log_mel(whole signal)``.
+    Frame ``i`` is the ``window`` samples centred on sample ``i * HOP``;
+    ``analyse`` turns ``[n, window]`` frames into ``[n, width]`` rows, each
+    row from its own frame. ``push(chunk)`` returns the rows of the frames that
+    became complete; ``flush()`` the rest, padding the end with silence, up to
+    ``ceil(samples / HOP)`` frames in all. Concatenated, they equal one pass over
+    the whole signal.
     """
 
-    def __init__(self) -> None:
-        self._buf = np.zeros(WINDOW // 2, dtype=np.float32)  # the silence before sample 0
+    def __init__(self, analyse, window: int, width: int, dtype=np.float32) -> None:
+        self.analyse, self.window, self.width, self.dtype = analyse, window, width, dtype
+        self._buf = np.zeros(window // 2, dtype=dtype)  # the silence before sample 0
         self._next = 0  # index of the next frame to emit
         self._seen = 0  # samples received
 
     def push(self, chunk: np.ndarray) -> np.ndarray:
-        self._buf = np.concatenate([self._buf, np.asarray(chunk, dtype=np.float32)])
+        chunk = np.asarray(chunk, dtype=np.float32).astype(self.dtype, copy=False)
+        self._buf = np.concatenate([self._buf, chunk])
         self._seen += len(chunk)
-        ready = (len(self._buf) - WINDOW) // HOP + 1 if len(self._buf) >= WINDOW else 0
-        return self._emit(ready)
+        w = self.window
+        return self._emit((len(self._buf) - w) // HOP + 1 if len(self._buf) >= w else 0)
 
     def flush(self) -> np.ndarray:
         n = frame_count(self._seen) - self._next
-        if n <= 0:
-            return np.zeros((0, N_MELS), dtype=np.float32)
-        need = (n - 1) * HOP + WINDOW
-        self._buf = np.concatenate([self._buf, np.zeros(max(0, need - len(self._buf)), np.float32)])
+        need = (n - 1) * HOP + self.window
+        if n > 0:
+            self._buf = np.concatenate([self._buf, np.zeros(max(0, need - len(self._buf)), self.dtype)])
         return self._emit(n)
 
     def _emit(self, n: int) -> np.ndarray:
         if n <= 0:
-            return np.zeros((0, N_MELS), dtype=np.float32)
-        frames = np.lib.stride_tricks.sliding_window_view(self._buf[:(n - 1) * HOP + WINDOW], WINDOW)[::HOP]
+            return np.zeros((0, self.width), dtype=self.dtype)
+        out = []
+        for a in range(0, n, _BLOCK):  # in blocks: bounds memory when a whole file comes at once
+            b = min(n, a + _BLOCK)
+            seg = self._buf[a * HOP:(b - 1) * HOP + self.window]
+            out.append(self.analyse(np.lib.stride_tricks.sliding_window_view(seg, self.window)[::HOP]))
         self._buf = self._buf[n * HOP:]
         self._next += n
-        return _frames_to_logmel(frames)
+        return np.concatenate(out)
 
 
-LOUDNESS_SPAN_DB = 24.0  # decibels from silent (0) to loud (1) around the typical speech level
+class MelStream(FrameStream):
+    """Log-mel features of audio that arrives in chunks of any size: concatenated, ``push`` and ``flush``
+    equal ``log_mel(whole signal)``."""
+
+    def __init__(self) -> None:
+        super().__init__(_frames_to_logmel, WINDOW, N_MELS)
 
 
 def frame_rms_db(x: np.ndarray, hop: int = HOP, window: int = WINDOW) -> np.ndarray:
@@ -125,15 +138,19 @@ def frame_rms_db(x: np.ndarray, hop: int = HOP, window: int = WINDOW) -> np.ndar
     return out
 
 
-def loudness(x: np.ndarray, span_db: float = LOUDNESS_SPAN_DB, reference_db: float | None = None) -> np.ndarray:
+def loudness(x: np.ndarray, span_db: float = 24.0) -> np.ndarray:
     """Speech loudness per frame in 0..1, relative to the file's typical speech level.
 
-    0.5 is ``reference_db``, by default the :func:`speech_level` of ``x``; each
-    ``span_db / 2`` decibels above or below moves it to 1 or 0. Silence is 0.
+    0.5 is the :func:`speech_level` of ``x``; each ``span_db / 2`` decibels
+    above or below moves it to 1 or 0. Silence is 0.
     """
     db = frame_rms_db(x)
-    ref = speech_level(db) if reference_db is None else reference_db
-    return np.clip(0.5 + (db - ref) / span_db, 0.0, 1.0).astype(np.float32)
+    return relative_loudness(db, speech_level(db), span_db)
+
+
+def relative_loudness(db: np.ndarray, reference_db: float, span_db: float = 24.0) -> np.ndarray:
+    """Frame levels ``db`` as loudness in 0..1: 0.5 at ``reference_db``, 0 and 1 ``span_db / 2`` below and above."""
+    return np.clip(0.5 + (db - reference_db) / span_db, 0.0, 1.0).astype(np.float32)
 
 
 def speech_level(db: np.ndarray) -> float:

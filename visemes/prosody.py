@@ -20,7 +20,7 @@ import numpy as np
 import scipy.fft
 
 from .audio import SAMPLE_RATE
-from .features import HOP, frame_count
+from .features import FrameStream
 
 WINDOW = 640  # 40 ms
 N_FFT = 1024  # >= WINDOW + the longest lag: no circular wrap
@@ -89,48 +89,13 @@ def _as_prosody(rows: np.ndarray) -> Prosody:
 def prosody(x: np.ndarray) -> Prosody:
     """Prosody of a whole signal: ``frames = ceil(len(x) / HOP)``, as :func:`visemes.features.log_mel`."""
     stream = ProsodyStream()
-    first = stream.push_rows(x)
-    rest = stream.flush_rows()
-    return _as_prosody(np.concatenate([first, rest]))
+    first = stream.push(x)
+    return _as_prosody(np.concatenate([first, stream.flush()]))
 
 
-class ProsodyStream:
-    """:func:`prosody` of audio that arrives in chunks of any size (frames as they complete)."""
-
-    BLOCK = 2000  # frames analysed at once: bounds memory on long files
+class ProsodyStream(FrameStream):
+    """:func:`prosody` of audio that arrives in chunks of any size: ``push`` and ``flush`` give ``float64
+    [frames, 3]`` rows (dB, voiced, f0) as frames complete."""
 
     def __init__(self) -> None:
-        self._buf = np.zeros(WINDOW // 2, dtype=np.float64)  # the silence before sample 0
-        self._next = 0
-        self._seen = 0
-
-    def push(self, chunk: np.ndarray) -> Prosody:
-        return _as_prosody(self.push_rows(chunk))
-
-    def flush(self) -> Prosody:
-        return _as_prosody(self.flush_rows())
-
-    def push_rows(self, chunk: np.ndarray) -> np.ndarray:
-        chunk = np.asarray(chunk, dtype=np.float32).astype(np.float64)
-        self._buf = np.concatenate([self._buf, chunk])
-        self._seen += len(chunk)
-        ready = (len(self._buf) - WINDOW) // HOP + 1 if len(self._buf) >= WINDOW else 0
-        return self._emit(ready)
-
-    def flush_rows(self) -> np.ndarray:
-        n = frame_count(self._seen) - self._next
-        if n <= 0:
-            return np.zeros((0, 3))
-        need = (n - 1) * HOP + WINDOW
-        self._buf = np.concatenate([self._buf, np.zeros(max(0, need - len(self._buf)))])
-        return self._emit(n)
-
-    def _emit(self, n: int) -> np.ndarray:
-        out = []
-        for a in range(0, n, self.BLOCK):
-            b = min(n, a + self.BLOCK)
-            seg = self._buf[a * HOP:(b - 1) * HOP + WINDOW]
-            out.append(_analyse(np.lib.stride_tricks.sliding_window_view(seg, WINDOW)[::HOP]))
-        self._buf = self._buf[n * HOP:]
-        self._next += n
-        return np.concatenate(out) if out else np.zeros((0, 3))
+        super().__init__(_analyse, WINDOW, 3, np.float64)
