@@ -59,3 +59,20 @@ def test_forced_alignment_follows_the_phone_order_and_skips_unused_pauses():
     assert np.all(np.diff(path) >= 0), "monotonic"
     assert path[0] == 0 and path[7] == 1 and path[15] == 2
     assert 4 in path, "every non-optional phone gets at least one frame"
+
+
+def test_forced_alignment_gives_every_phone_at_least_the_minimum_duration():
+    logp = np.log(np.full((40, len(CLASSES)), 1e-3))
+    for a, b, c in ((0, 10, "sil"), (10, 11, "p"), (11, 30, "a"), (30, 40, "sil")):
+        logp[a:b, CLASS_INDEX[c]] = 0.0
+    states = [CLASS_INDEX[c] for c in ("sil", "p", "a", "sil")]
+    path = align(logp, states, [True, False, False, True], min_frames=3)
+    assert np.sum(path == 1) == 3 and path[10] == 1, "a one-frame burst is held for 30 ms"
+    assert 8 <= np.sum(path == 0) <= 10 and 17 <= np.sum(path == 2) <= 19, "borrowed from its neighbours"
+
+
+def test_forced_alignment_shortens_phones_when_the_audio_is_too_short_for_the_minimum():
+    logp = np.log(np.full((5, len(CLASSES)), 0.5))
+    states = [CLASS_INDEX[c] for c in ("sil", "m", "a", "p", "sil")]
+    path = align(logp, states, [True, False, False, False, True], min_frames=3)
+    assert set(path.tolist()) >= {1, 2, 3} and np.all(np.diff(path) >= 0)

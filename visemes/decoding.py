@@ -25,6 +25,7 @@ for _i, _v in enumerate(class_visemes()):
 MIN_FRAMES = {"sil": 3, "PP": 2, "FF": 2}
 DEFAULT_MIN_FRAMES = 2
 SWITCH_PENALTY = 4.0
+PHONE_MIN_FRAMES = 3  # forced alignment: no phone of a transcript is shorter than 30 ms
 BIAS: dict[str, float] = {"PP": 1.0}  # log-prior per viseme, set on the validation set (see bench/tune_decoding.py)
 
 
@@ -107,37 +108,37 @@ def _viterbi_min_duration(logp, mins, penalty):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def _align_left_to_right(logp, optional):  # pragma: no cover - compiled
-    """Best monotonic path through states 0..S-1 (each at least one frame; optional ones may be skipped)."""
+def _align_left_to_right(logp, stay, skip):  # pragma: no cover - compiled
+    """Best monotonic path through sub-states 0..S-1.
+
+    Each sub-state holds one frame; ``stay[s]`` lets it hold more (the last sub-state of a
+    phone); ``skip[s] > 0`` lets sub-state ``s`` be entered from ``s - skip[s]``, jumping over
+    an optional pause, and ``skip[s] == s + 1`` lets the path start at ``s``.
+    """
     n, s_count = logp.shape
     neg = -1e18
     score = np.full(s_count, neg)
-    score[0] = logp[0, 0]
-    if optional[0] and s_count > 1:
-        score[1] = logp[0, 1]
-    back = np.zeros((n, s_count), dtype=np.int8)  # 0 stay, 1 from s-1, 2 from s-2 (skipping an optional state)
+    for s in range(s_count):
+        if s == 0 or skip[s] == s + 1:
+            score[s] = logp[0, s]
+    back = np.zeros((n, s_count), dtype=np.int8)  # sub-states back the path came from: 0, 1 or 2
     new = np.empty(s_count)
     for t in range(1, n):
         for s in range(s_count):
-            best, how = score[s], 0
+            best, how = (score[s], 0) if stay[s] else (neg, 0)
             if s >= 1 and score[s - 1] > best:
                 best, how = score[s - 1], 1
-            if s >= 2 and optional[s - 1] and score[s - 2] > best:
-                best, how = score[s - 2], 2
-            new[s] = best + logp[t, s] if best > neg else neg
+            k = skip[s]
+            if 0 < k <= s and score[s - k] > best:
+                best, how = score[s - k], k
+            new[s] = best + logp[t, s] if best > neg / 2 else neg
             back[t, s] = how
         score[:] = new
-    s = s_count - 1
-    if optional[s_count - 1] and s_count > 1 and score[s_count - 2] > score[s]:
-        s = s_count - 2
-    path = np.empty(n, dtype=np.int64)
-    for t in range(n - 1, -1, -1):
-        path[t] = s
-        s -= back[t, s]
-    return path
+    return score, back
 
 
-def align(class_logp: np.ndarray, states: list[int], optional: list[bool]) -> np.ndarray:
+def align(class_logp: np.ndarray, states: list[int], optional: list[bool], min_frames: int = PHONE_MIN_FRAMES
+          ) -> np.ndarray:
     """Forced alignment: the state index of each frame for a left-to-right sequence of phone classes.
 
     Parameters
@@ -147,9 +148,29 @@ def align(class_logp: np.ndarray, states: list[int], optional: list[bool]) -> np
     states : list of int
         Class index of each state, in order.
     optional : list of bool
-        States that may be skipped (pauses between words).
+        States that may be skipped (pauses between words); they may be one frame long.
+    min_frames : int
+        Shortest a required state (a phone) may be, in frames, where the audio leaves room for it.
     """
     if len(states) > len(class_logp):
         raise ValueError(f"{len(states)} phones cannot fit in {len(class_logp)} frames")
-    emissions = np.ascontiguousarray(class_logp[:, states], dtype=np.float64)
-    return _align_left_to_right(emissions, np.asarray(optional, dtype=np.bool_))
+    required = len(states) - sum(optional)
+    m = max(1, min(min_frames, (len(class_logp) - sum(optional)) // max(required, 1)))
+    lengths = np.array([1 if o else m for o in optional])
+    owner = np.repeat(np.arange(len(states)), lengths)
+    first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    stay = np.zeros(len(owner), dtype=np.bool_)
+    stay[first + lengths - 1] = True
+    skip = np.zeros(len(owner), dtype=np.int64)
+    for i in range(1, len(states)):
+        if optional[i - 1]:  # the pause before state i may be left out
+            skip[first[i]] = first[i] + 1 if i == 1 else first[i] - first[i - 2] - lengths[i - 2] + 1
+    score, back = _align_left_to_right(np.ascontiguousarray(class_logp[:, np.asarray(states)[owner]],
+                                                            dtype=np.float64), stay, skip)
+    ends = [len(owner) - 1] + ([first[-1] - 1] if optional[-1] and len(states) > 1 else [])
+    s = max(ends, key=lambda e: score[e])
+    path = np.empty(len(class_logp), dtype=np.int64)
+    for t in range(len(class_logp) - 1, -1, -1):
+        path[t] = owner[s]
+        s -= int(back[t, s])
+    return path

@@ -27,7 +27,7 @@ from .tracks import Segment, Track, make_contiguous, merge_repeats, phones_to_vi
 WEIGHTS = Path(__file__).parent / "weights" / "visemes-net.pt"
 ENGINES = ("neural", "pocketsphinx", "allosaurus")
 MODES = ("offline", "causal")
-MAX_ALIGNMENT_CELLS = 300_000_000  # frames x phones: one byte each for the alignment's back-pointers
+MAX_ALIGNMENT_CELLS = 100_000_000  # frames x phones: about three bytes each for the alignment's back-pointers
 # language code -> espeak-ng voice for phonemising transcripts
 ESPEAK_VOICES = {"en": "en-us", "en-us": "en-us", "en-gb": "en-gb-x-rp", "es": "es", "fr": "fr", "de": "de",
                  "it": "it", "pt": "pt-br", "pt-br": "pt-br", "pt-pt": "pt", "ja": "ja", "zh": "cmn", "nl": "nl",
