@@ -53,7 +53,8 @@ def test_chunked_inference_equals_one_pass():
 def test_training_smoke_run_writes_loadable_weights(tmp_path):
     out = tmp_path / "tiny.pt"
     train(hours=0.01, epochs=1, steps_per_epoch=2, batch=4, crop=100, work=tmp_path / "work", out=out,
-          eval_dir=None, workers=1, config=ModelConfig(channels=16, dilations=(1, 2)), log=lambda *_: None)
+          eval_dir=None, workers=1, real_share=0.0, config=ModelConfig(channels=16, dilations=(1, 2)),
+          log=lambda *_: None)
     net = load_network.__wrapped__("causal", out)
     probs = class_posteriors(net, np.zeros((50, 64), np.float32))
     assert probs.shape == (50, len(CLASSES)) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)

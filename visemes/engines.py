@@ -128,17 +128,26 @@ def _aligned(probs: np.ndarray, transcript: str, language: str) -> Analysis:
     return Analysis(phones_to_visemes(phones), phones, warnings)
 
 
-def pocketsphinx(samples: np.ndarray, transcript: str | None = None) -> Analysis:
-    """PocketSphinx phone recognition (or word alignment with a transcript), ARPAbet phones."""
+@lru_cache(maxsize=2)
+def _sphinx_decoder(align: bool):
+    """One decoder per kind and process: loading the model costs more than aligning a short line."""
     try:
         from pocketsphinx import Decoder, get_model_path
     except ImportError:
         raise VisemesError("the pocketsphinx engine needs 'pip install pocketsphinx'") from None
     model = Path(get_model_path()) / "en-us"
+    if align:
+        return Decoder(hmm=str(model / "en-us"), dict=str(model / "cmudict-en-us.dict"), logfn=os.devnull)
+    return Decoder(hmm=str(model / "en-us"), allphone=str(model / "en-us-phone.lm.bin"), lw=2.0, beam=1e-20,
+                   pbeam=1e-20, logfn=os.devnull)
+
+
+def pocketsphinx(samples: np.ndarray, transcript: str | None = None) -> Analysis:
+    """PocketSphinx phone recognition (or word alignment with a transcript), ARPAbet phones."""
     pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16).tobytes()
     warnings: list[str] = []
     if transcript:
-        d = Decoder(hmm=str(model / "en-us"), dict=str(model / "cmudict-en-us.dict"), logfn=os.devnull)
+        d = _sphinx_decoder(align=True)
         words = [w.strip(".,;:!?\"'()").lower() for w in transcript.split()]
         known = [w for w in words if w and d.lookup_word(w) is not None]
         if len(known) < len([w for w in words if w]):
@@ -157,8 +166,7 @@ def pocketsphinx(samples: np.ndarray, transcript: str | None = None) -> Analysis
             raise VisemesError("pocketsphinx could not align the transcript to the audio")
         segs = [Segment(p.start / 100, (p.start + p.duration) / 100, p.name) for word in alignment for p in word]
     else:
-        d = Decoder(hmm=str(model / "en-us"), allphone=str(model / "en-us-phone.lm.bin"), lw=2.0, beam=1e-20,
-                    pbeam=1e-20, logfn=os.devnull)
+        d = _sphinx_decoder(align=False)
         d.start_utt()
         d.process_raw(pcm, full_utt=True)
         d.end_utt()

@@ -1,7 +1,9 @@
 """Train the audio model from scratch, reproducibly: ``python -m visemes.train`` (or ``visemes train``).
 
-1. Makes a synthetic corpus (espeak-ng, Flite; see :mod:`visemes.corpus`), cached in ``--work``.
-2. Trains the offline and the causal network together on random crops (AdamW, one-cycle schedule).
+1. Makes a synthetic corpus (espeak-ng, Flite; see :mod:`visemes.corpus`) and labels the real
+   recordings that may be trained on (see :mod:`visemes.realdata`), both cached in ``--work``.
+2. Trains the offline and the causal network together on random crops, a share of them real speech,
+   with their log-mel bands and frames masked at random (AdamW, one-cycle schedule).
 3. After each epoch, measures both on the real speech in ``--eval-dir`` (validation only: never
    trained on) with the project's ruler, ``score.py``, keeps the best state of each and stops
    early when the offline model stops improving.
@@ -33,6 +35,7 @@ from .model import ModelConfig, PhoneNet, class_posteriors, count_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EVAL = ROOT.parent / "shared" / "eval"
+DEFAULT_REAL = ROOT.parent / "shared" / "train"
 DEFAULT_OUT = Path(__file__).parent / "weights" / "visemes-net.pt"
 
 
@@ -48,18 +51,38 @@ def build_corpus(n_utterances: int, seed: int, work: Path, workers: int) -> tupl
     with mp.get_context("fork").Pool(workers) as pool:
         utts = list(tqdm(pool.imap(make_utterance, seeds, chunksize=8), total=n_utterances, desc="corpus",
                          unit="utt"))
+    return _cache(cache, utts)
+
+
+def build_real_corpus(train_dir: Path | None, seed: int, work: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, labels and offsets of the real recordings (labelled once, then read from the cache)."""
+    from .realdata import real_utterances
+
+    cache = work / f"real-{seed}-{'fsdd' if train_dir else 'testdata'}.npz"
+    if cache.exists():
+        z = np.load(cache)
+        return z["feats"], z["labels"], z["offsets"]
+    utts = real_utterances(train_dir, seed)
+    return _cache(cache, utts) if utts else (np.zeros((0, 0)), np.zeros(0), np.zeros(1, dtype=np.int64))
+
+
+def _cache(path: Path, utts: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     feats = np.concatenate([u.feats for u in utts])
     labels = np.concatenate([u.labels for u in utts])
     offsets = np.cumsum([0] + [len(u.labels) for u in utts])
-    work.mkdir(parents=True, exist_ok=True)
-    with atomic_write(cache, "wb") as f:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, "wb") as f:
         np.savez(f, feats=feats, labels=labels, offsets=offsets)
     return feats, labels, offsets
 
 
-def crops(offsets: np.ndarray, length: int, batch: int, rng: np.random.Generator) -> np.ndarray:
-    """Start frames of ``batch`` random crops that stay inside one utterance where possible."""
-    utt = rng.integers(0, len(offsets) - 1, size=batch)
+def crops(offsets: np.ndarray, length: int, batch: int, rng: np.random.Generator,
+          weights: np.ndarray | None = None) -> np.ndarray:
+    """Start frames of ``batch`` random crops that stay inside one utterance where possible.
+
+    ``weights`` (one per utterance, summing to 1) says how often each is drawn; uniform by default.
+    """
+    utt = rng.choice(len(offsets) - 1, size=batch, p=weights)
     lo, hi = offsets[utt], offsets[utt + 1]
     return lo + (rng.random(batch) * np.maximum(1, hi - lo - length)).astype(np.int64)
 
@@ -68,6 +91,22 @@ def _batch(feats, labels, starts, length):
     idx = starts[:, None] + np.arange(length)[None, :]
     idx = np.minimum(idx, len(labels) - 1)
     return torch.from_numpy(feats[idx].astype(np.float32)), torch.from_numpy(labels[idx].astype(np.int64))
+
+
+def mask_spectra(x: torch.Tensor, rng: np.random.Generator, bands: int = 8, frames: int = 10, n: int = 2
+                 ) -> torch.Tensor:
+    """SpecAugment-style masks: per crop, ``n`` runs of up to ``bands`` mel bands and ``n`` runs of up to
+    ``frames`` frames are set to the crop's mean, so no single band or instant can be relied on."""
+    x = x.clone()
+    batch, length, n_mels = x.shape
+    for i in range(batch):
+        fill = x[i].mean()
+        for _ in range(n):
+            w, t = int(rng.integers(0, bands + 1)), int(rng.integers(0, frames + 1))
+            f0, t0 = int(rng.integers(0, n_mels - w + 1)), int(rng.integers(0, length - t + 1))
+            x[i, :, f0:f0 + w] = fill
+            x[i, t0:t0 + t, :] = fill
+    return x
 
 
 def load_score_module(eval_dir: Path):
@@ -103,6 +142,7 @@ def evaluate(net: PhoneNet, val: list, score_module) -> dict[str, float]:
 def train(hours: float = 4.0, epochs: int = 20, steps_per_epoch: int = 300, batch: int = 32, crop: int = 300,
           lr: float = 3e-3, seed: int = 0, work: Path | None = None, out: Path = DEFAULT_OUT,
           eval_dir: Path | None = DEFAULT_EVAL, patience: int = 4, workers: int | None = None,
+          real_dir: Path | None = DEFAULT_REAL, real_share: float = 0.25,
           device: str | None = None, config: ModelConfig | None = None, log=print) -> dict:
     """Train both networks and write ``out``; returns the metrics. See the module docstring."""
     t0 = time.time()
@@ -115,6 +155,7 @@ def train(hours: float = 4.0, epochs: int = 20, steps_per_epoch: int = 300, batc
     feats, labels, offsets = build_corpus(n_utt, seed, work, workers)
     log(f"corpus: {len(offsets) - 1} utterances, {len(labels) / 360000:.2f} h, "
         f"{np.mean(labels == IGNORE):.2%} frames unlabelled ({time.time() - t0:.0f} s)")
+    feats, labels, offsets, weights = _with_real(feats, labels, offsets, real_dir, real_share, seed, work, log)
     config = config or ModelConfig()
     nets = {"offline": PhoneNet(config, causal=False).to(device), "causal": PhoneNet(config, causal=True).to(device)}
     params = [p for net in nets.values() for p in net.parameters()]
@@ -132,8 +173,8 @@ def train(hours: float = 4.0, epochs: int = 20, steps_per_epoch: int = 300, batc
             net.train()
         total = 0.0
         for _ in range(steps_per_epoch):
-            x, y = _batch(feats, labels, crops(offsets, crop, batch, rng), crop)
-            x, y = x.to(device), y.to(device)
+            x, y = _batch(feats, labels, crops(offsets, crop, batch, rng, weights), crop)
+            x, y = mask_spectra(x, rng).to(device), y.to(device)
             loss_off = F.cross_entropy(nets["offline"](x).reshape(-1, config.n_classes), y.reshape(-1),
                                        ignore_index=IGNORE, label_smoothing=0.05)
             logits_c = nets["causal"](x)[:, L:]
@@ -160,6 +201,7 @@ def train(hours: float = 4.0, epochs: int = 20, steps_per_epoch: int = 300, batc
         log(msg + f" ({time.time() - t0:.0f} s)")
         recipe = {"hours": hours, "epochs": epochs, "epochs_run": epoch, "steps_per_epoch": steps_per_epoch,
                   "batch": batch, "crop": crop, "lr": lr, "seed": seed, "utterances": int(len(offsets) - 1),
+                  "real_share": real_share if weights is not None else 0.0,
                   "parameters": count_parameters(nets["offline"]) + count_parameters(nets["causal"]),
                   "seconds": round(time.time() - t0), "device": device}
         result = _save(out, config, best, recipe)  # every epoch: an interrupted run still leaves the best weights
@@ -169,6 +211,22 @@ def train(hours: float = 4.0, epochs: int = 20, steps_per_epoch: int = 300, batc
             break
     log(f"wrote {out}: {json.dumps(result['metrics'])}")
     return result
+
+
+def _with_real(feats, labels, offsets, real_dir, share, seed, work, log):
+    """Append the real recordings to the corpus; crops come from them ``share`` of the time."""
+    if share <= 0:
+        return feats, labels, offsets, None
+    real_dir = real_dir if real_dir is not None and (real_dir / "fsdd").is_dir() else None
+    r_feats, r_labels, r_offsets = build_real_corpus(real_dir, seed, work)
+    if len(r_offsets) < 2:
+        log("no real recordings to train on (../shared/train/fsdd, pocketsphinx-testdata): synthetic only")
+        return feats, labels, offsets, None
+    n_syn, n_real = len(offsets) - 1, len(r_offsets) - 1
+    log(f"real speech: {n_real} utterances, {len(r_labels) / 360000:.2f} h, {share:.0%} of the crops")
+    weights = np.concatenate([np.full(n_syn, (1 - share) / n_syn), np.full(n_real, share / n_real)])
+    return (np.concatenate([feats, r_feats]), np.concatenate([labels, r_labels]),
+            np.concatenate([offsets, offsets[-1] + r_offsets[1:]]), weights)
 
 
 def _save(out: Path, config: ModelConfig, best: dict, recipe: dict) -> dict:
@@ -194,11 +252,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="weights file to write")
     ap.add_argument("--patience", type=int, default=4,
                     help="stop after this many epochs without a better offline score (4)")
+    ap.add_argument("--real-dir", type=Path, default=DEFAULT_REAL,
+                    help="folder with fsdd/, real recordings that may be trained on (default: ../shared/train)")
+    ap.add_argument("--real-share", type=float, default=0.25, help="share of crops from real speech (0.25)")
     ap.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     a = ap.parse_args(argv)
     torch.set_num_threads(os.cpu_count() or 1)
     train(a.hours, a.epochs, a.steps, a.batch, lr=a.lr, seed=a.seed, work=a.work, out=a.out, eval_dir=a.eval_dir,
-          patience=a.patience, device=a.device)
+          patience=a.patience, device=a.device, real_dir=a.real_dir, real_share=a.real_share)
 
 
 if __name__ == "__main__":
