@@ -56,6 +56,22 @@ def test_words_that_cannot_be_phonemised_are_reported():
     assert len(words) == 2 and missing == ["⟁⟁⟁"]
 
 
+def test_words_espeak_can_only_spell_are_reported_and_left_to_the_audio():
+    """espeak-ng reads kanji as English letter names; those are not the word's sounds."""
+    from visemes.audio import resample
+    from visemes.espeak import synthesize
+
+    utt = synthesize("みずをください", "ja")
+    x = resample(utt.samples.astype(np.float32) / 32768, utt.sample_rate, 16000)
+    result = analyse(x, transcript="水をください", language="ja")
+    assert result.warnings == ["could not phonemise: 水"]
+    assert result.visemes.segments[-1].end == pytest.approx(len(x) / 16000, abs=0.011)
+    assert "ɪŋ" not in {s.label for s in result.phones.segments}
+    assert {"PP", "kk", "DD"} <= {s.label for s in result.visemes.segments}, "the kana after it still align"
+    words, missing = phonemise("東京 です", "ja")
+    assert missing == ["東京"] and words == [["*"], ["d", "e̞", "s", "ɯᵝ"]]
+
+
 def test_pocketsphinx_baseline_gives_visemes():
     x, rate = sf.read(SAMPLES / "hello.wav", dtype="float32")
     from visemes.audio import resample

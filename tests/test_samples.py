@@ -7,10 +7,10 @@ import numpy as np
 import soundfile as sf
 from conftest import ROOT, SAMPLES
 
-from visemes.espeak import synthesize
+from visemes.espeak import split_compound, synthesize
 from visemes.features import frame_rms_db
 from visemes.timing import read_timing
-from visemes.tracks import phones_to_visemes
+from visemes.tracks import Segment, phones_to_visemes
 
 
 def test_the_samples_script_makes_speech_words_and_timings(tmp_path):
@@ -52,3 +52,18 @@ def test_espeak_speaks_many_languages_with_ipa_phones():
     for voice in ("en-us", "de", "fr", "es", "it", "pt", "ja"):
         utt = synthesize("a", voice) if voice != "ja" else synthesize("こんにちは", voice)
         assert utt.duration > 0.1 and utt.phones.phone_set == "ipa"
+
+
+def test_r_coloured_vowels_are_a_vowel_then_r():
+    """espeak-ng names "four" /foːɹ/ as one phoneme; the timings give the vowel, then the r, as aligners do."""
+    labels = [s.label for s in synthesize("four words here", "en-us").phones.segments]
+    assert labels[labels.index("oː") + 1] == "ɹ" and "ɝ" in labels, labels
+    assert "ɜː" in [s.label for s in synthesize("four words here", "en-gb-x-rp").phones.segments]
+
+
+def test_a_compound_phoneme_splits_where_the_vowel_takes_the_larger_share():
+    first, second = split_compound(Segment(1.0, 2.0, "ɑːɹ", 0.5))
+    assert first == Segment(1.0, 1.6, "ɑː", 0.5) and second == Segment(1.6, 2.0, "ɹ", 0.5)
+    assert [s.label for s in split_compound(Segment(0.0, 1.0, "əl"))] == ["ə", "l"]
+    for whole in ("ɹ", "ll", "tʃ", "aɪ", "(en)"):
+        assert split_compound(Segment(0.0, 1.0, whole)) == [Segment(0.0, 1.0, whole)]

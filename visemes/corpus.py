@@ -38,6 +38,10 @@ VARIANTS = ["", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4"
             "klatt3", "Andy", "Annie", "Denis", "Gene", "Hugo", "Mario", "Michael", "adam", "anika", "belinda",
             "benjamin", "david", "ed"]
 FLITE_VOICES = ["slt", "rms", "awb", "kal16", "kal"]
+# espeak-ng's phoneme events come about 8 ms after a forced aligner's boundaries (TRAINING-DATA.md)
+ESPEAK_LAG = 0.008
+# bump when the labels of the same seeds change, so no cached corpus of older labels is read
+LABELS_VERSION = 2
 KANA = ("あいうえおかきくけこがぎぐげごさしすせそざじずぜぞたちつてとだでどなにぬねのはひふへほばびぶべぼぱぴぷぺぽ"
         "まみむめもやゆよらりるれろわをんきゃしゅちょにゃりょっ")
 IGNORE = -1  # label of frames whose phone maps to no class
@@ -100,7 +104,8 @@ def speak_espeak(text: str, voice: str, rng: np.random.Generator) -> tuple[np.nd
     utt = synthesize(text, voice, rate=int(rng.integers(120, 230)), pitch=int(rng.integers(25, 80)),
                      pitch_range=int(rng.integers(20, 90)))
     x = resample(utt.samples.astype(np.float32) / 32768.0, utt.sample_rate, SAMPLE_RATE)
-    return x, [(s.start, s.end, _classify(s.label, ipa_class)) for s in utt.phones.segments]
+    return x, [(max(0.0, s.start - ESPEAK_LAG), max(0.0, s.end - ESPEAK_LAG), _classify(s.label, ipa_class))
+               for s in utt.phones.segments]
 
 
 def speak_flite(text: str, voice: str, tmp: Path) -> tuple[np.ndarray, list]:

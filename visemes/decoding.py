@@ -51,6 +51,12 @@ def viterbi_segments(post: Posteriors, switch_penalty: float = SWITCH_PENALTY,
     return path_to_track(path, post)
 
 
+def free_phones(class_logp: np.ndarray, switch_penalty: float = SWITCH_PENALTY) -> np.ndarray:
+    """Best class per frame of ``[frames, classes]`` log-probabilities, each run at least ``PHONE_MIN_FRAMES``."""
+    mins = np.full(class_logp.shape[1], min(PHONE_MIN_FRAMES, len(class_logp)), dtype=np.int64)
+    return _viterbi_min_duration(np.ascontiguousarray(class_logp, dtype=np.float64), mins, float(switch_penalty))
+
+
 def path_to_track(path: np.ndarray, post: Posteriors) -> Track:
     """Runs of one viseme per frame as segments; confidence is the mean probability over the run."""
     starts = np.concatenate([[0], np.flatnonzero(np.diff(path)) + 1])

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .decoding import align, viseme_posteriors, viterbi_segments
+from .decoding import align, free_phones, viseme_posteriors, viterbi_segments
 from .errors import VisemesError
 from .features import FPS, log_mel
 from .inventory import CLASS_INDEX, CLASSES, ipa_class
@@ -32,6 +32,8 @@ MAX_ALIGNMENT_CELLS = 100_000_000  # frames x phones: about three bytes each for
 ESPEAK_VOICES = {"en": "en-us", "en-us": "en-us", "en-gb": "en-gb-x-rp", "es": "es", "fr": "fr", "de": "de",
                  "it": "it", "pt": "pt-br", "pt-br": "pt-br", "pt-pt": "pt", "ja": "ja", "zh": "cmn", "nl": "nl",
                  "pl": "pl", "ru": "ru", "ko": "ko", "sv": "sv", "tr": "tr"}
+UNREAD = "*"  # a word of the transcript with unknown sounds: aligned to whatever phones the audio holds
+UNREAD_COST = 2.0  # nats per frame
 
 
 @dataclass
@@ -76,11 +78,36 @@ def neural(samples: np.ndarray, mode: str = "offline", transcript: str | None = 
     return Analysis(viterbi_segments(viseme_posteriors(probs)))
 
 
+# scripts an espeak-ng voice cannot read: it skips them or spells them in another language
+_UNREADABLE = {"ja": re.compile("([\u3005\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")}  # kanji
+
+
 def phonemise(text: str, language: str) -> tuple[list[list[str]], list[str]]:
-    """IPA phones of each word of ``text`` by espeak-ng, and the words it could not phonemise."""
+    """IPA phones of each word of ``text`` by espeak-ng, and the words it could not phonemise.
+
+    A word espeak-ng cannot read in ``language`` (kanji in Japanese text) is
+    reported and stands as ``[UNREAD]``: its sounds are unknown.
+    """
+    voice = ESPEAK_VOICES.get(language.lower(), language)
+    unreadable = _UNREADABLE.get(language.lower())
+    parts = unreadable.split(text) if unreadable else [text]
+    words: list[list[str]] = []
+    missing: list[str] = []
+    for k, part in enumerate(parts):
+        if k % 2:  # what the pattern matched
+            found, lost = [[UNREAD]], [part]
+        elif part.strip():
+            found, lost = _espeak_words(part, voice)
+        else:
+            continue
+        words += [w for w in found if w != [UNREAD] or not words or words[-1] != [UNREAD]]  # one per stretch
+        missing += lost
+    return words, list(dict.fromkeys(missing))
+
+
+def _espeak_words(text: str, voice: str) -> tuple[list[list[str]], list[str]]:
     from .espeak import synthesize
 
-    voice = ESPEAK_VOICES.get(language.lower(), language)
     utt = synthesize(text, voice)
     word_times = [t for t, _, _ in utt.words] + [float("inf")]
     words: list[list[str]] = [[] for _ in utt.words]
@@ -90,22 +117,46 @@ def phonemise(text: str, language: str) -> tuple[list[list[str]], list[str]]:
         i = max(0, int(np.searchsorted(word_times, seg.start + 1e-6, side="right")) - 1)
         words[min(i, len(words) - 1)].append(seg.label)
     covered = np.zeros(len(text) + 1, dtype=bool)  # characters inside a word that produced phones
-    for (_, pos, length), phones in zip(utt.words, words, strict=True):
-        if phones:
+    texts = _word_texts(text, utt.words)
+    unread: list[tuple[int, int, str]] = []
+    for i, ((_, pos, length), phones) in enumerate(zip(utt.words, words, strict=True)):
+        if any(p.startswith("(") for p in phones):  # a switch such as "(en)": letter names, not the word
+            words[i] = [UNREAD]
+            unread.append((pos, i, texts[i]))
+        elif phones:
             covered[max(0, pos - 1):pos - 1 + max(1, length)] = True
-    missing = [m.group() for m in re.finditer(r"\S+", text)
-               if not all(unicodedata.category(c)[0] == "P" for c in m.group())
-               and not covered[m.start():m.end()].any()]
-    return [w for w in words if w], missing
+    silent = [(m.start() + 1, -1, m.group()) for m in re.finditer(r"\S+", text)
+              if not all(unicodedata.category(c)[0] == "P" for c in m.group())
+              and not covered[m.start():m.end()].any() and not any(m.start() < p <= m.end() for p, _, _ in unread)]
+    return [w for w in words if w], [word for *_, word in sorted(silent + unread)]
+
+
+def _word_texts(text: str, events: list[tuple[float, int, int]]) -> list[str]:
+    """The text of each espeak-ng word event.
+
+    Where espeak-ng reads a chunk without spaces character by character
+    (Japanese), its events all carry the chunk's position; then each takes
+    one character, when the counts agree.
+    """
+    chunks = [text[max(0, pos - 1):pos - 1 + max(1, length)] for _, pos, length in events]
+    out = list(chunks)
+    for pos in {p for _, p, _ in events}:
+        idx = [i for i, (_, p, _) in enumerate(events) if p == pos]
+        chars = [c for c in unicodedata.normalize("NFD", chunks[idx[0]]) if unicodedata.category(c)[0] != "P"]
+        if len(idx) > 1 and len(chars) == len(idx):
+            for i, c in zip(idx, chars, strict=True):
+                out[i] = unicodedata.normalize("NFC", c)
+    return out
 
 
 def _aligned(probs: np.ndarray, transcript: str, language: str) -> Analysis:
     words, missing = phonemise(transcript, language)
+    unread = len(CLASSES)  # an extra column: the best phone of each frame, at a cost
     states, optional, labels = [CLASS_INDEX["sil"]], [True], ["sil"]
     for phones in words:
         for p in phones:
             try:
-                states.append(CLASS_INDEX[ipa_class(p)])
+                states.append(unread if p == UNREAD else CLASS_INDEX[ipa_class(p)])
             except KeyError:
                 continue
             optional.append(False)
@@ -118,11 +169,23 @@ def _aligned(probs: np.ndarray, transcript: str, language: str) -> Analysis:
     if len(states) * len(probs) > MAX_ALIGNMENT_CELLS:
         raise VisemesError(f"transcript alignment is for lines up to a few minutes; this one is "
                            f"{len(probs) / FPS / 60:.0f} min with {len(states)} phones: split it into lines")
-    path = align(np.log(np.maximum(probs, 1e-8)), states, optional)
+    logp = np.log(np.maximum(probs, 1e-8))
+    # the cost keeps an unread word from taking frames its neighbours' phones explain
+    logp = np.column_stack([logp, logp[:, 1:].max(axis=1) - UNREAD_COST])
+    path = align(logp, states, optional)
     starts = np.concatenate([[0], np.flatnonzero(np.diff(path)) + 1])
     ends = np.append(starts[1:], len(path))
-    segs = [Segment(a / FPS, b / FPS, labels[path[a]], float(probs[a:b, states[path[a]]].mean()))
-            for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+    segs = []
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        state = states[path[a]]
+        if state != unread:
+            segs.append(Segment(a / FPS, b / FPS, labels[path[a]], float(probs[a:b, state].mean())))
+            continue
+        best = free_phones(logp[a:b, :unread])  # the audio alone says what an unread word holds
+        run_starts = np.concatenate([[0], np.flatnonzero(np.diff(best)) + 1])
+        run_ends = np.append(run_starts[1:], len(best))
+        segs += [Segment((a + i) / FPS, (a + j) / FPS, CLASSES[best[i]], float(probs[a + i:a + j, best[i]].mean()))
+                 for i, j in zip(run_starts.tolist(), run_ends.tolist(), strict=True)]
     phones = Track(merge_repeats(segs), "phones", "ipa")
     warnings = [f"could not phonemise: {' '.join(missing)}"] if missing else []
     return Analysis(phones_to_visemes(phones), phones, warnings)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import VisemesError
+from .inventory import VOWELS, ipa_class
 from .tracks import Segment, Track, make_contiguous, merge_repeats
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -114,19 +115,44 @@ def synthesize(text: str, voice: str = "en-us", rate: int = 175, pitch: int = 50
             raise VisemesError(f"espeak-ng failed to speak {text[:40]!r}")
         lib.espeak_Synchronize()
         samples = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
-    return Utterance(samples, _rate, _trim_pauses(_phone_track(events, _rate, len(samples)), samples, _rate),
+    phones = _phone_track(events, _rate, len(samples), rhotic=voice.split("+")[0] in _RHOTIC_VOICES)
+    return Utterance(samples, _rate, _trim_pauses(phones, samples, _rate),
                      [(s / _rate, pos, length) for s, t, _, pos, length in events if t == _EVENT_WORD])
 
 
-def _phone_track(events, rate: int, n_samples: int) -> Track:
+# American voices write the r-coloured vowel of "word" as ɜː; elsewhere (German -er, British English) ɜ has
+# no r colour
+_RHOTIC_VOICES = {"en-us"}
+
+
+def _phone_track(events, rate: int, n_samples: int, rhotic: bool = False) -> Track:
     """Phoneme events -> contiguous phone segments; clause ends and pause marks become silence."""
     onsets = [(s / rate, "sil" if t == _EVENT_END or name.strip().startswith(("_", "|")) else name.strip())
               for s, t, name, _, _ in events if t in (_EVENT_PHONEME, _EVENT_END)]
-    onsets = [(t, p) for t, p in onsets if p]
+    onsets = [(t, "ɝ" if rhotic and p.startswith("ɜ") else p) for t, p in onsets if p]
     end = n_samples / rate
     segs = [Segment(t, onsets[i + 1][0] if i + 1 < len(onsets) else end, p) for i, (t, p) in enumerate(onsets)]
-    segs = [s for s in segs if s.end > s.start]
+    segs = [part for s in segs if s.end > s.start for part in split_compound(s)]
     return Track(make_contiguous(segs, duration=end), "phones", "ipa")
+
+
+# espeak-ng names an r-coloured vowel or a syllabic l as one phoneme ("ɑːɹ", "ɛɹ", "aɪɚ", "əl"); the mouth
+# passes through two shapes there, and aligners and annotators write two phones
+_COMPOUND_TAILS = ("ɹ", "ɚ", "l")
+_VOWEL_SHARE = 0.6
+
+
+def split_compound(seg: Segment) -> list[Segment]:
+    """A vowel+r or vowel+l phoneme as the vowel, then the consonant; any other phone unchanged."""
+    head, tail = seg.label[:-1], seg.label[-1:]
+    try:
+        is_compound = tail in _COMPOUND_TAILS and bool(head) and ipa_class(head) in VOWELS
+    except KeyError:
+        is_compound = False
+    if not is_compound:
+        return [seg]
+    cut = seg.start + _VOWEL_SHARE * (seg.end - seg.start)
+    return [Segment(seg.start, cut, head, seg.confidence), Segment(cut, seg.end, tail, seg.confidence)]
 
 
 def _trim_pauses(track: Track, samples: np.ndarray, rate: int, quiet_db: float = -40.0,

@@ -18,6 +18,7 @@ CLASSES: tuple[str, ...] = (
     "i", "ɪ", "e", "ɛ", "a", "ɑ", "ɔ", "o", "ʊ", "u", "ə", "æ", "ʌ", "y", "ø", "ɯ", "ɚ",
 )
 CLASS_INDEX = {c: i for i, c in enumerate(CLASSES)}
+VOWELS = frozenset(CLASSES[CLASSES.index("i"):])
 
 # IPA symbols folded onto a class: nearest place and lip shape.
 _FOLD = {

@@ -26,7 +26,7 @@ import torch
 from torch.nn import functional as F
 
 from .audio import load_audio
-from .corpus import IGNORE, make_utterance
+from .corpus import IGNORE, LABELS_VERSION, make_utterance
 from .decoding import viseme_posteriors
 from .features import log_mel
 from .fileio import atomic_write
@@ -41,7 +41,7 @@ DEFAULT_OUT = Path(__file__).parent / "weights" / "visemes-net.pt"
 
 def build_corpus(n_utterances: int, seed: int, work: Path, workers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features, labels and utterance offsets of the synthetic corpus (made once, then read from the cache)."""
-    cache = work / f"corpus-{n_utterances}-{seed}.npz"
+    cache = work / f"corpus-v{LABELS_VERSION}-{n_utterances}-{seed}.npz"
     if cache.exists():
         z = np.load(cache)
         return z["feats"], z["labels"], z["offsets"]
