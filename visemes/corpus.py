@@ -10,6 +10,7 @@ log-mel frames with one phone-class label per frame.
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 import subprocess
@@ -25,7 +26,7 @@ from .augment import degrade
 from .errors import VisemesError
 from .espeak import synthesize
 from .features import FPS, log_mel
-from .inventory import CLASS_INDEX, arpabet_class, ipa_class
+from .inventory import CLASS_INDEX, VOWELS, arpabet_class, ipa_class
 
 FORTUNES = Path("/usr/share/games/fortunes")
 # espeak-ng voice -> (text source, share of espeak utterances)
@@ -41,7 +42,7 @@ FLITE_VOICES = ["slt", "rms", "awb", "kal16", "kal"]
 # espeak-ng's phoneme events come about 8 ms after a forced aligner's boundaries (TRAINING-DATA.md)
 ESPEAK_LAG = 0.008
 # bump when the labels of the same seeds change, so no cached corpus of older labels is read
-LABELS_VERSION = 2
+LABELS_VERSION = 3
 KANA = ("あいうえおかきくけこがぎぐげごさしすせそざじずぜぞたちつてとだでどなにぬねのはひふへほばびぶべぼぱぴぷぺぽ"
         "まみむめもやゆよらりるれろわをんきゃしゅちょにゃりょっ")
 IGNORE = -1  # label of frames whose phone maps to no class
@@ -121,7 +122,8 @@ def speak_flite(text: str, voice: str, tmp: Path) -> tuple[np.ndarray, list]:
     return resample(x, rate, SAMPLE_RATE), segs
 
 
-def make_utterance(seed: int, clean_share: float = 0.15, flite_share: float = 0.3) -> Utterance:
+def make_utterance(seed: int, clean_share: float = 0.15, flite_share: float = 0.3, hold_share: float = 0.3
+                   ) -> Utterance:
     """One random utterance: a voice, a text, silence around it, degradations, features and labels."""
     rng = np.random.default_rng(seed)
     with tempfile.TemporaryDirectory() as tmp:
@@ -146,7 +148,33 @@ def make_utterance(seed: int, clean_share: float = 0.15, flite_share: float = 0.
         x = x * 10 ** (rng.uniform(-20, 0) / 20) / (np.max(np.abs(x)) + 1e-9)
     feats = log_mel(x)
     segs = [(a * factor, b * factor, c) for a, b, c in segs]
-    return Utterance(feats.astype(np.float16), frame_labels(segs, len(feats)))
+    labels = frame_labels(segs, len(feats))
+    if rng.random() < hold_share:
+        feats, labels = hold_sound(feats, labels, rng)
+    return Utterance(feats.astype(np.float16), labels)
+
+
+HELD = [CLASS_INDEX["m"]]  # the hum of "um", "hmm", "mmm": half the held sounds
+HELD_VOWELS = [CLASS_INDEX[c] for c in VOWELS]
+
+
+def hold_sound(feats: np.ndarray, labels: np.ndarray, rng: np.random.Generator, longest: float = 0.6
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Hold one m or vowel for up to ``longest`` seconds by repeating the frames at its middle.
+
+    Synthesizers seldom hold a sound, people do (a hesitant "um", a drawn-out
+    "sooo"); a little noise keeps the repeated frames from being identical.
+    """
+    kinds = HELD if rng.random() < 0.5 else HELD_VOWELS
+    edges = np.flatnonzero(np.diff(labels.astype(np.int64), prepend=-1, append=-1))
+    runs = [(a, b) for a, b in itertools.pairwise(edges) if labels[a] in kinds and b - a >= 3]
+    if not runs:
+        return feats, labels
+    a, b = runs[rng.integers(len(runs))]
+    mid, extra = (a + b) // 2, int(rng.integers(10, int(longest * FPS)))
+    held = feats[mid - 1:mid + 1][np.arange(extra) % 2] + rng.normal(0, 0.3, (extra, feats.shape[1]))
+    return (np.concatenate([feats[:mid], held.astype(feats.dtype), feats[mid:]]),
+            np.concatenate([labels[:mid], np.full(extra, labels[a], labels.dtype), labels[mid:]]))
 
 
 _TEXT_CACHE: dict[str, list[str]] = {}
