@@ -26,7 +26,7 @@ MIN_FRAMES = {"sil": 3, "PP": 2, "FF": 2}
 DEFAULT_MIN_FRAMES = 2
 SWITCH_PENALTY = 4.0
 PHONE_MIN_FRAMES = 3  # forced alignment: no phone of a transcript is shorter than 30 ms
-BIAS: dict[str, float] = {"PP": 1.0}  # log-prior per viseme, set on the validation set (see bench/tune_decoding.py)
+BIAS: dict[str, float] = {"PP": 0.0}  # log-prior per viseme, set on the validation set (see bench/tune_decoding.py)
 
 
 def viseme_posteriors(class_probs: np.ndarray, fps: float = 100.0) -> Posteriors:
