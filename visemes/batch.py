@@ -269,20 +269,28 @@ def run(jobs: list[Job], settings: Settings, workers: int = 0, force: bool = Fal
         else:
             todo.append(job)
     _remove_stale_temporaries(todo)
-    items = [(job, settings) for job in todo]
+    _execute(todo, [(job, settings) for job in todo], workers, executor, report, on_result)
+    # a worker killed mid-write (a lost cluster node, the OOM killer) leaves its temp file behind;
+    # its job was retried or reported, so the leftovers are only litter now
+    _remove_stale_temporaries(todo)
+    return report
+
+
+def _execute(todo: list[Job], items: list[tuple[Job, Settings]], workers: int, executor: str,
+             report: Report, on_result: Callable[[Job, str | None], None] | None) -> None:
+    """Run ``items`` on a Ray cluster or on ``workers`` local processes, collecting into ``report``."""
     if executor != "local":
         from .cluster import run_on_ray
 
         _collect(todo, run_on_ray(items, executor), report, on_result)
-        return report
+        return
     workers = min(workers or os.cpu_count() or 1, max(1, len(todo)))
     if workers == 1:
         _collect(todo, enumerate(map(_work, items)), report, on_result)
-    else:
-        chunk = max(1, min(16, len(items) // (workers * 8)))
-        with ProcessPoolExecutor(max_workers=workers, initializer=_one_thread_each) as pool:
-            _collect(todo, enumerate(pool.map(_work, items, chunksize=chunk)), report, on_result)
-    return report
+        return
+    chunk = max(1, min(16, len(items) // (workers * 8)))
+    with ProcessPoolExecutor(max_workers=workers, initializer=_one_thread_each) as pool:
+        _collect(todo, enumerate(pool.map(_work, items, chunksize=chunk)), report, on_result)
 
 
 def _one_thread_each() -> None:
