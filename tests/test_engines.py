@@ -7,6 +7,7 @@ import pytest
 import soundfile as sf
 from conftest import EVAL, SAMPLES, real_speech_alignments, run_cli, score
 
+from visemes import engines
 from visemes.engines import analyse, phonemise
 from visemes.phones import VISEMES
 
@@ -56,20 +57,50 @@ def test_words_that_cannot_be_phonemised_are_reported():
     assert len(words) == 2 and missing == ["⟁⟁⟁"]
 
 
-def test_words_espeak_can_only_spell_are_reported_and_left_to_the_audio():
-    """espeak-ng reads kanji as English letter names; those are not the word's sounds."""
+def _japanese_speech(kana: str) -> np.ndarray:
     from visemes.audio import resample
     from visemes.espeak import synthesize
 
-    utt = synthesize("みずをください", "ja")
-    x = resample(utt.samples.astype(np.float32) / 32768, utt.sample_rate, 16000)
+    utt = synthesize(kana, "ja")
+    return resample(utt.samples.astype(np.float32) / 32768, utt.sample_rate, 16000)
+
+
+def test_kanji_are_read_as_the_word_around_them_says():
+    """買 is "ka" in 買わ and 水 is "mizu": janome's dictionary gives the reading, espeak-ng the phones."""
+    words, missing = phonemise("水を買わない", "ja")
+    assert missing == []
+    assert [p for w in words for p in w][:4] == ["m", "i", "z", "ɯᵝ"]
+    assert "k" in [p for w in words for p in w]
+    x = _japanese_speech("みずをください")
     result = analyse(x, transcript="水をください", language="ja")
-    assert result.warnings == ["could not phonemise: 水"]
+    assert result.warnings == []
+    assert [s.label for s in result.visemes.segments if s.label != "sil"][0] == "PP", "the m of mizu closes the lips"
+
+
+def test_particles_take_their_spoken_form():
+    words, _ = phonemise("今日は", "ja")
+    assert [p for w in words for p in w][-2:] == ["w", "ä"]
+
+
+def test_without_janome_kanji_are_reported_with_the_fix_and_left_to_the_audio(monkeypatch):
+    """espeak-ng alone reads kanji as English letter names; those are not the word's sounds."""
+    monkeypatch.setattr(engines, "_japanese_tokenizer", lambda: None)
+    x = _japanese_speech("みずをください")
+    result = analyse(x, transcript="水をください", language="ja")
+    assert result.warnings == ["could not phonemise: 水 (install janome to read kanji: pip install 'visemes[ja]')"]
     assert result.visemes.segments[-1].end == pytest.approx(len(x) / 16000, abs=0.011)
     assert "ɪŋ" not in {s.label for s in result.phones.segments}
     assert {"PP", "kk", "DD"} <= {s.label for s in result.visemes.segments}, "the kana after it still align"
     words, missing = phonemise("東京 です", "ja")
     assert missing == ["東京"] and words == [["*"], ["d", "e̞", "s", "ɯᵝ"]]
+
+
+def test_japanese_r_is_a_tap_of_the_tongue_tip():
+    from visemes.phones import phone_to_viseme
+
+    words, _ = phonemise("マレーシア", "ja")
+    taps = [p for w in words for p in w if phone_to_viseme(p, "ipa") == "DD"]
+    assert taps, "espeak-ng writes Japanese r as ɽ, a flap like the t of American 'water'"
 
 
 def test_pocketsphinx_baseline_gives_visemes():

@@ -80,15 +80,44 @@ def neural(samples: np.ndarray, mode: str = "offline", transcript: str | None = 
 
 # scripts an espeak-ng voice cannot read: it skips them or spells them in another language
 _UNREADABLE = {"ja": re.compile("([\u3005\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")}  # kanji
+_UNREADABLE_HINT = {"ja": "install janome to read kanji: pip install 'visemes[ja]'"}
+
+
+@lru_cache(maxsize=1)
+def _japanese_tokenizer():
+    """janome's tokenizer (its dictionary ships in the wheel), or None where it is not installed."""
+    try:
+        from janome.tokenizer import Tokenizer
+    except ImportError:
+        return None
+    return Tokenizer()
+
+
+def _kana(text: str) -> str:
+    """Japanese ``text`` with each word the dictionary knows in katakana as it is spoken.
+
+    A kanji's reading depends on the word around it (買 in 買わ is "ka"), so whole
+    words are looked up; particles take their spoken form (は as ワ). Unknown
+    words stay as written. Without janome the text comes back unchanged.
+    """
+    tokenizer = _japanese_tokenizer()
+    if tokenizer is None:
+        return text
+    return "".join(t.surface if t.phonetic == "*" else t.phonetic for t in tokenizer.tokenize(text))
+
+
+_READERS = {"ja": _kana}  # text a voice reads better once rewritten
 
 
 def phonemise(text: str, language: str) -> tuple[list[list[str]], list[str]]:
     """IPA phones of each word of ``text`` by espeak-ng, and the words it could not phonemise.
 
-    A word espeak-ng cannot read in ``language`` (kanji in Japanese text) is
-    reported and stands as ``[UNREAD]``: its sounds are unknown.
+    Japanese kanji are first rewritten in kana where janome is installed. A word
+    espeak-ng still cannot read in ``language`` is reported and stands as
+    ``[UNREAD]``: its sounds are unknown.
     """
     voice = ESPEAK_VOICES.get(language.lower(), language)
+    text = _READERS.get(language.lower(), str)(text)
     unreadable = _UNREADABLE.get(language.lower())
     parts = unreadable.split(text) if unreadable else [text]
     words: list[list[str]] = []
@@ -187,8 +216,16 @@ def _aligned(probs: np.ndarray, transcript: str, language: str) -> Analysis:
         segs += [Segment((a + i) / FPS, (a + j) / FPS, CLASSES[best[i]], float(probs[a + i:a + j, best[i]].mean()))
                  for i, j in zip(run_starts.tolist(), run_ends.tolist(), strict=True)]
     phones = Track(merge_repeats(segs), "phones", "ipa")
-    warnings = [f"could not phonemise: {' '.join(missing)}"] if missing else []
+    warnings = [f"could not phonemise: {' '.join(missing)}" + _hint(language, missing)] if missing else []
     return Analysis(phones_to_visemes(phones), phones, warnings)
+
+
+def _hint(language: str, missing: list[str]) -> str:
+    """What would let the G2P read the ``missing`` words, where that is not installed."""
+    kanji = _UNREADABLE["ja"]
+    if language.lower() == "ja" and _japanese_tokenizer() is None and any(kanji.search(w) for w in missing):
+        return f" ({_UNREADABLE_HINT['ja']})"
+    return ""
 
 
 @lru_cache(maxsize=2)
