@@ -74,7 +74,7 @@ def test_kanji_are_read_as_the_word_around_them_says():
     x = _japanese_speech("みずをください")
     result = analyse(x, transcript="水をください", language="ja")
     assert result.warnings == []
-    assert [s.label for s in result.visemes.segments if s.label != "sil"][0] == "PP", "the m of mizu closes the lips"
+    assert next(s.label for s in result.visemes.segments if s.label != "sil") == "PP", "the m of mizu closes the lips"
 
 
 def test_particles_take_their_spoken_form():
