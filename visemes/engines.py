@@ -80,7 +80,6 @@ def neural(samples: np.ndarray, mode: str = "offline", transcript: str | None = 
 
 # scripts an espeak-ng voice cannot read: it skips them or spells them in another language
 _UNREADABLE = {"ja": re.compile("([\u3005\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")}  # kanji
-_UNREADABLE_HINT = {"ja": "install janome to read kanji: pip install 'visemes[ja]'"}
 
 
 @lru_cache(maxsize=1)
@@ -224,7 +223,7 @@ def _hint(language: str, missing: list[str]) -> str:
     """What would let the G2P read the ``missing`` words, where that is not installed."""
     kanji = _UNREADABLE["ja"]
     if language.lower() == "ja" and _japanese_tokenizer() is None and any(kanji.search(w) for w in missing):
-        return f" ({_UNREADABLE_HINT['ja']})"
+        return " (install janome to read kanji: pip install 'visemes[ja]')"
     return ""
 
 
