@@ -60,3 +60,24 @@ def test_every_validation_alignment_maps_without_unknown_phones():
         track = read_timing(f)
         for seg in track.segments:
             phone_to_viseme(seg.label, track.phone_set)  # raises on an unknown phone
+
+
+def test_every_phone_the_network_inventory_reads_has_a_viseme():
+    """Transcript mode aligns any phone the inventory can class; its viseme track must map each of them too
+    (Spanish 'yo' gives ʝ, Swedish and Norwegian ɵ)."""
+    from visemes.inventory import _FOLD, CLASSES
+
+    for phone in [*CLASSES, *_FOLD]:
+        phone_to_viseme(phone, "ipa")  # raises KeyError for a phone it does not know
+
+
+def test_a_spanish_transcript_with_a_palatal_fricative_bakes(tmp_path):
+    from visemes.audio import SAMPLE_RATE, resample
+    from visemes.engines import neural
+    from visemes.espeak import synthesize
+
+    utt = synthesize("yo llamo a mi hermano", "es")
+    x = resample(utt.samples.astype("float32") / 32768.0, utt.sample_rate, SAMPLE_RATE)
+    found = neural(x, transcript="yo llamo a mi hermano", language="es")
+    assert "ʝ" in {s.label for s in found.phones.segments}
+    assert "PP" in {s.label for s in found.visemes.segments}
