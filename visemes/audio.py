@@ -113,19 +113,21 @@ def _quiet_stderr():
 
 def _fallback_decode(path: Path, first_error: Exception, mono: bool = True) -> tuple[np.ndarray, int]:
     if path.suffix.lower() in (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff"):
-        raise file_error(path, f"cannot decode audio ({_short(first_error)})")
+        raise file_error(path, f"cannot decode audio ({_short(first_error, path)})")
     try:
         import librosa
 
         data, rate = librosa.load(str(path), sr=None, mono=mono)
     except Exception as e:  # librosa raises many types, all mean "cannot decode"
-        raise file_error(path, f"cannot decode audio ({_short(e)})") from None
+        raise file_error(path, f"cannot decode audio ({_short(e, path)})") from None
     data = np.asarray(data, dtype=np.float32)
     return (data[:, None] if data.ndim == 1 else data.T), int(rate)
 
 
-def _short(e: Exception) -> str:
-    return str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+def _short(e: Exception, path: Path) -> str:
+    """The first line of a decoder's message, without the "Error opening 'PATH': " that repeats the name."""
+    text = str(e).replace(f"Error opening {str(path)!r}: ", "")
+    return text.splitlines()[0][:160] if text else type(e).__name__
 
 
 def resample(x: np.ndarray, rate: int, sr: int) -> np.ndarray:

@@ -71,8 +71,9 @@ def rhubarb_cues(lipsync: Lipsync, params: dict[str, float | None]) -> Lipsync:
 def lipsync_from_audio(path: Path, rig: RigProfile, params: AnimationParams, settings: Settings,
                        transcript: str | None = None, language: str | None = None) -> Lipsync:
     """Analyse speech audio with the chosen engine, then animate it."""
+    samples = load_audio(path)  # its errors name the file already
     try:
-        return lipsync_from_samples(load_audio(path), path.name, rig, params, settings, transcript, language)
+        return lipsync_from_samples(samples, path.name, rig, params, settings, transcript, language)
     except VisemesError as e:
         raise file_error(path, str(e)) from None
 
