@@ -71,7 +71,7 @@ def test_every_phone_the_network_inventory_reads_has_a_viseme():
         phone_to_viseme(phone, "ipa")  # raises KeyError for a phone it does not know
 
 
-def test_a_spanish_transcript_with_a_palatal_fricative_bakes(tmp_path):
+def test_a_spanish_transcript_with_a_palatal_fricative_bakes():
     from visemes.audio import SAMPLE_RATE, resample
     from visemes.engines import neural
     from visemes.espeak import synthesize
