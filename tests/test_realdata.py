@@ -14,7 +14,7 @@ from visemes.corpus import IGNORE
 from visemes.errors import VisemesError
 from visemes.espeak import synthesize
 from visemes.inventory import CLASS_INDEX
-from visemes.realdata import DIGITS, aligned_phones, digit_strings, real_utterances
+from visemes.realdata import DIGITS, aligned_phones, checked, digit_strings, grid_words, real_clips, real_utterances
 from visemes.train import mask_spectra
 
 
@@ -41,7 +41,7 @@ def test_alignment_labels_the_phones_of_the_known_words_in_order():
 
 
 def test_real_utterances_carry_frame_labels_from_the_alignment(digits_folder):
-    utts = real_utterances(digits_folder.parent, seed=0, copies=2)
+    utts = real_utterances(real_clips(digits_folder.parent, seed=0, log=lambda _: None), seed=0, copies=2)
     labels = np.concatenate([u.labels for u in utts])
     assert len(utts) % 2 == 0 and all(len(u.feats) == len(u.labels) for u in utts)
     for cls in ("w", "f", "s", "n"):  # one, five, seven, nine
@@ -52,7 +52,21 @@ def test_real_utterances_carry_frame_labels_from_the_alignment(digits_folder):
 def test_a_training_folder_without_recordings_is_a_clear_error(tmp_path):
     (tmp_path / "fsdd").mkdir()
     with pytest.raises(VisemesError, match="fsdd"):
-        real_utterances(tmp_path, seed=0)
+        real_clips(tmp_path, seed=0)
+
+
+def test_grid_file_names_spell_their_sentences():
+    assert grid_words("bbaf2n") == "bin blue at f two now"
+    assert grid_words("pwij3p") == "place white in j three please"
+    assert grid_words("swwz0s") is None and grid_words("readme") is None
+
+
+def test_clips_whose_words_do_not_match_the_audio_are_rejected():
+    x = spoken("bin blue at f two now")
+    segs = checked(x, "bin blue at f two now")
+    assert segs is not None and [c for _, _, c in segs if c != "sil"][:3] == ["b", "ɪ", "n"]
+    assert checked(x, "set white with p nine soon") is None
+    assert checked(x, "bin blue at f two zyxwvut") is None, "a word missing from the dictionary rejects the clip"
 
 
 @settings(max_examples=30, deadline=None)
@@ -89,6 +103,7 @@ def test_training_mixes_real_recordings_into_the_crops(digits_folder, tmp_path):
     result = train(hours=0.005, epochs=1, steps_per_epoch=2, batch=4, crop=100, work=tmp_path / "work",
                    out=tmp_path / "tiny.pt", eval_dir=None, workers=1, real_dir=digits_folder.parent,
                    config=ModelConfig(channels=16, dilations=(1, 2)), log=lines.append)
-    assert result["recipe"]["real_share"] == 0.25
+    assert result["recipe"]["real_share"] == 0.5
     assert any(line.startswith("real speech:") for line in lines)
-    assert list((tmp_path / "work").glob("real-0-fsdd.npz")), "the labelled recordings are cached"
+    assert any(line.startswith("real speech, fsdd:") for line in lines), "clips kept are counted per source"
+    assert list((tmp_path / "work").glob("real-v2-0-shared.npz")), "the labelled recordings are cached"

@@ -247,7 +247,8 @@ def pocketsphinx(samples: np.ndarray, transcript: str | None = None) -> Analysis
     warnings: list[str] = []
     if transcript:
         d = _sphinx_decoder(align=True)
-        words = [w.strip(".,;:!?\"'()").lower() for w in transcript.split()]
+        # hyphenated words ("ninety-seven") are separate words in its dictionary; dashes are punctuation
+        words = [w.strip(".,;:!?\"'()").lower() for w in re.split(r"[\s\-–—]+", transcript)]
         known = [w for w in words if w and d.lookup_word(w) is not None]
         if len(known) < len([w for w in words if w]):
             warnings.append(f"not in pocketsphinx's dictionary: {' '.join(w for w in words if w and w not in known)}")

@@ -54,15 +54,16 @@ def build_corpus(n_utterances: int, seed: int, work: Path, workers: int) -> tupl
     return _cache(cache, utts)
 
 
-def build_real_corpus(train_dir: Path | None, seed: int, work: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def build_real_corpus(train_dir: Path | None, seed: int, work: Path, log=print
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features, labels and offsets of the real recordings (labelled once, then read from the cache)."""
-    from .realdata import real_utterances
+    from .realdata import real_clips, real_utterances
 
-    cache = work / f"real-{seed}-{'fsdd' if train_dir else 'testdata'}.npz"
+    cache = work / f"real-v2-{seed}-{'shared' if train_dir else 'testdata'}.npz"
     if cache.exists():
         z = np.load(cache)
         return z["feats"], z["labels"], z["offsets"]
-    utts = real_utterances(train_dir, seed)
+    utts = real_utterances(real_clips(train_dir, seed, log), seed)
     return _cache(cache, utts) if utts else (np.zeros((0, 0)), np.zeros(0), np.zeros(1, dtype=np.int64))
 
 
@@ -127,7 +128,7 @@ def validation_set(eval_dir: Path) -> list[tuple[Path, np.ndarray]]:
 
 
 def evaluate(net: PhoneNet, val: list, score_module) -> dict[str, float]:
-    """Frame-weighted acc6 / close_f1 of the frame-wise best visemes on the validation set."""
+    """Frame-weighted acc6 and pooled close_f1 (as score.py's TOTAL) of the frame-wise best visemes."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for ref, feats in val:
@@ -136,13 +137,20 @@ def evaluate(net: PhoneNet, val: list, score_module) -> dict[str, float]:
             pred.write_text("".join(f"{s.start:.3f}\t{s.end:.3f}\t{s.label}\n" for s in track.segments))
             rows.append(score_module.score_pair(ref, pred))
     w = np.array([r["frames"] for r in rows], dtype=float)
-    return {k: float(np.sum(w * [r[k] for r in rows]) / w.sum()) for k in ("acc6", "close_f1", "speech")}
+    return {"acc6": float(np.sum(w * [r["acc6"] for r in rows]) / w.sum()),
+            "close_f1": score_module.closure_f1(rows) or 0.0}
+
+
+def selection_score(sets: dict[str, dict[str, float]]) -> float:
+    """What picks the best epoch: the mean of acc6 and close_f1 over the validation sets, each set counting
+    once, so neither the 44 s of ``../shared/eval`` nor one held-out corpus decides alone."""
+    return float(np.mean([(m["acc6"] + m["close_f1"]) / 2 for m in sets.values()]))
 
 
 def train(hours: float = 4.0, epochs: int = 20, steps_per_epoch: int = 300, batch: int = 32, crop: int = 300,
           lr: float = 3e-3, seed: int = 0, work: Path | None = None, out: Path = DEFAULT_OUT,
           eval_dir: Path | None = DEFAULT_EVAL, patience: int = 4, workers: int | None = None,
-          real_dir: Path | None = DEFAULT_REAL, real_share: float = 0.25,
+          real_dir: Path | None = DEFAULT_REAL, real_share: float = 0.5,
           device: str | None = None, config: ModelConfig | None = None, log=print) -> dict:
     """Train both networks and write ``out``; returns the metrics. See the module docstring."""
     t0 = time.time()
@@ -161,7 +169,12 @@ def train(hours: float = 4.0, epochs: int = 20, steps_per_epoch: int = 300, batc
     params = [p for net in nets.values() for p in net.parameters()]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-2)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.15)
-    val = validation_set(eval_dir) if eval_dir and (eval_dir / "score.py").exists() else []
+    val = {"eval": validation_set(eval_dir)} if eval_dir and (eval_dir / "score.py").exists() else {}
+    if val and real_dir is not None and (real_dir / "fsdd").is_dir():
+        from .realdata import heldout_set
+
+        val["heldout"] = heldout_set(real_dir.parent, work, seed)
+        log(f"held-out voices: {len(val['heldout'])} clips, never trained on")
     scorer = load_score_module(eval_dir) if val else None
     if not val:
         log("no validation set: training for the full number of epochs without early stopping")
@@ -191,13 +204,15 @@ def train(hours: float = 4.0, epochs: int = 20, steps_per_epoch: int = 300, batc
         improved = False
         for name, net in nets.items():
             cpu_net = net.to("cpu")
-            metrics = evaluate(cpu_net, val, scorer) if val else {"acc6": float(epoch)}
+            sets = {k: evaluate(cpu_net, v, scorer) for k, v in val.items()}
             net.to(device)
-            if metrics["acc6"] > best[name][0]:
-                best[name] = (metrics["acc6"], {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
-                              metrics)
+            chosen = selection_score(sets) if sets else float(epoch)
+            if chosen > best[name][0]:
+                metrics = {f"{k}_{m}": v for k, ms in sets.items() for m, v in ms.items()} | {"selection": chosen}
+                best[name] = (chosen, {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}, metrics)
                 improved |= name == "offline"
-            msg += f" | {name} " + " ".join(f"{k} {v:.3f}" for k, v in metrics.items())
+            msg += f" | {name} {chosen:.3f} " + " ".join(f"{k} {m['acc6']:.3f}/{m['close_f1']:.3f}"
+                                                          for k, m in sets.items())
         log(msg + f" ({time.time() - t0:.0f} s)")
         recipe = {"hours": hours, "epochs": epochs, "epochs_run": epoch, "steps_per_epoch": steps_per_epoch,
                   "batch": batch, "crop": crop, "lr": lr, "seed": seed, "utterances": int(len(offsets) - 1),
@@ -207,7 +222,7 @@ def train(hours: float = 4.0, epochs: int = 20, steps_per_epoch: int = 300, batc
         result = _save(out, config, best, recipe)  # every epoch: an interrupted run still leaves the best weights
         stale = 0 if improved else stale + 1
         if val and stale >= patience:
-            log(f"early stop: offline acc6 has not improved for {patience} epochs")
+            log(f"early stop: the offline selection score has not improved for {patience} epochs")
             break
     log(f"wrote {out}: {json.dumps(result['metrics'])}")
     return result
@@ -218,7 +233,7 @@ def _with_real(feats, labels, offsets, real_dir, share, seed, work, log):
     if share <= 0:
         return feats, labels, offsets, None
     real_dir = real_dir if real_dir is not None and (real_dir / "fsdd").is_dir() else None
-    r_feats, r_labels, r_offsets = build_real_corpus(real_dir, seed, work)
+    r_feats, r_labels, r_offsets = build_real_corpus(real_dir, seed, work, log)
     if len(r_offsets) < 2:
         log("no real recordings to train on (../shared/train/fsdd, pocketsphinx-testdata): synthetic only")
         return feats, labels, offsets, None
@@ -254,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="stop after this many epochs without a better offline score (4)")
     ap.add_argument("--real-dir", type=Path, default=DEFAULT_REAL,
                     help="folder with fsdd/, real recordings that may be trained on (default: ../shared/train)")
-    ap.add_argument("--real-share", type=float, default=0.25, help="share of crops from real speech (0.25)")
+    ap.add_argument("--real-share", type=float, default=0.5, help="share of crops from real speech (0.5)")
     ap.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     a = ap.parse_args(argv)
     torch.set_num_threads(os.cpu_count() or 1)
