@@ -21,6 +21,7 @@ from types import ModuleType
 
 import numpy as np
 
+from visemes.errors import VisemesError
 from visemes.fileio import write_bytes, write_text
 from visemes.lipsync import Lipsync
 from visemes.rigs import RigProfile
@@ -141,7 +142,15 @@ def _sample_head_targets() -> list[str]:
 
 
 def export(lipsync: Lipsync, fmt: str, path: str | Path, options: ExportOptions | None = None) -> None:
-    """Write ``lipsync`` as ``fmt`` to ``path`` atomically (``"-"`` writes to standard output)."""
+    """Write ``lipsync`` as ``fmt`` to ``path`` atomically (``"-"`` writes to standard output).
+
+    Raises
+    ------
+    VisemesError
+        When the curves or times hold NaN or infinity: no format can carry them (bare ``NaN`` is not JSON).
+    """
+    if not (np.all(np.isfinite(lipsync.curves.values)) and np.isfinite(lipsync.duration)):
+        raise VisemesError(f"{lipsync.source}: the curves hold values that are not numbers; nothing written")
     content = EXPORTERS[fmt].render(lipsync, options or ExportOptions())
     if str(path) == "-":
         if isinstance(content, bytes):

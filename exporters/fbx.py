@@ -25,6 +25,7 @@ import numpy as np
 
 from visemes.curves import Curves, channel_keys
 from visemes.errors import file_error
+from visemes.fileio import read_input
 from visemes.lipsync import Lipsync
 from visemes.mesh import MeshPart
 
@@ -37,6 +38,7 @@ SAMPLE_HEAD = True
 
 VERSION = 7400
 KTIME_PER_SECOND = 46_186_158_000
+MAX_MODEL_BYTES = 2 << 30
 HEAD_MAGIC = b"Kaydara FBX Binary\x20\x20\x00\x1a\x00"
 FILE_ID = b"\x28\xb3\x2a\xeb\xb6\x24\xcc\xc2\xbf\xc8\xb0\x2a\xa9\x2b\xfc\xf1"
 CREATION_TIME = "1970-01-01 10:00:00:000"  # fixed, with FILE_ID: the pair the Autodesk SDK accepts
@@ -161,8 +163,8 @@ def _ascii_node(node: Node, depth: int) -> list[str]:
         return [f"{pad}{node.name}: {inner}"]
     props = ", ".join(_ascii_prop(p) for p in node.props if not isinstance(p, bytes))
     head = f"{pad}{node.name}: {props}".rstrip()
-    if not node.children and node.props:
-        return [head]
+    if not node.children and node.props and node.name not in ALWAYS_SENTINEL:
+        return [head]  # objects such as AnimationLayer keep their (empty) braces, or readers skip them
     lines = [head + " {"]
     for child in node.children:
         lines += _ascii_node(child, depth + 1)
@@ -348,15 +350,12 @@ def render(lipsync: Lipsync, options) -> bytes | str:
 def target_names(path: str | Path) -> list[str]:
     """Blend shape channel names in an FBX file (binary or ASCII)."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise file_error(path, f"cannot read ({e.strerror or e})") from None
+    data = read_input(path, "FBX model", MAX_MODEL_BYTES)
     if data.startswith(b"Kaydara FBX Binary"):
         try:
             names = [props[1].split(b"\x00\x01")[0].decode("utf-8", "replace") for name, props in _records(data)
                      if name == b"Deformer" and len(props) > 2 and props[2] == b"BlendShapeChannel"]
-        except (struct.error, IndexError, ValueError, zlib.error):
+        except (struct.error, IndexError, KeyError, ValueError, zlib.error):
             raise file_error(path, "damaged binary FBX") from None
     elif b"FBXHeaderExtension" in data[:65536]:
         names = re.findall(r'"SubDeformer::([^"]*)",\s*"BlendShapeChannel"', data.decode("utf-8", "replace"))
@@ -379,6 +378,8 @@ def _records(data: bytes):
             end, nprops, _, nlen = head.unpack_from(data, pos)
             if end == 0:
                 break
+            if not pos < end <= stop:  # every record ends after it starts, inside its parent: no loops
+                raise ValueError(f"record at byte {pos} ends at {end}")
             name = data[pos + head.size: pos + head.size + nlen]
             p = pos + head.size + nlen
             props = []
@@ -389,12 +390,14 @@ def _records(data: bytes):
                     n = struct.unpack_from("<I", data, p)[0]
                     props.append(data[p + 4:p + 4 + n])
                     p += 4 + n
-                elif code in b"fdlibc":
+                elif len(code) == 1 and code in b"fdlibc":
                     p += 12 + struct.unpack_from("<III", data, p)[2]
                     props.append(None)
                 else:
                     p += {b"Y": 2, b"C": 1, b"B": 1, b"Z": 1, b"I": 4, b"F": 4, b"D": 8, b"L": 8}[code]
                     props.append(None)
+                if p > end:
+                    raise ValueError(f"record at byte {pos} has properties past its end")
             yield name, props
             if p < end:
                 stack.append((p, end))

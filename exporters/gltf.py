@@ -15,15 +15,21 @@ through its binds into the morph weights it stands for.
 from __future__ import annotations
 
 import base64
+import binascii
+import contextlib
 import json
+import re
 import struct
+import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from visemes.curves import shared_keys, step_keys
-from visemes.errors import file_error
+from visemes.errors import VisemesError, file_error
+from visemes.fileio import read_input
 from visemes.lipsync import Lipsync
 from visemes.mesh import MeshPart
 
@@ -35,6 +41,8 @@ MESH_TARGETS = True
 SAMPLE_HEAD = True
 HEAD_ROTATION = True
 
+MAX_RESOURCE_BYTES = 1 << 30
+MAX_MODEL_BYTES = 2 << 30
 GLB_MAGIC, JSON_CHUNK, BIN_CHUNK = 0x46546C67, 0x4E4F534A, 0x004E4942
 FLOAT, UNSIGNED_SHORT, UNSIGNED_INT = 5126, 5123, 5125
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
@@ -65,20 +73,29 @@ def read_gltf(path: str | Path) -> Gltf:
         Naming the file, when it is not glTF 2.0 or is damaged.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise file_error(path, f"cannot read ({e.strerror or e})") from None
+    data = read_input(path, "glTF model", MAX_MODEL_BYTES)
     if data[:4] == b"glTF":
         doc, blob = _parse_glb(path, data)
     else:
         try:
             doc, blob = json.loads(data.decode("utf-8-sig")), None
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             raise file_error(path, "not a glTF file (neither GLB nor glTF JSON)") from None
-    if not isinstance(doc, dict) or not str(doc.get("asset", {}).get("version", "")).startswith("2"):
+    asset = doc.get("asset") if isinstance(doc, dict) else None
+    if not isinstance(asset, dict) or not str(asset.get("version", "")).startswith("2"):
         raise file_error(path, "not a glTF 2.0 file (asset.version is not 2.x)")
     return Gltf(doc, blob, path)
+
+
+@contextlib.contextmanager
+def damaged(path: str | Path | None) -> Iterator[None]:
+    """Turn the errors that a structurally broken document raises while we walk it (a mesh index past
+    the end, a list where an object belongs) into one line that blames the model, not the timing file."""
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError, OverflowError, RecursionError) as e:
+        what = f"missing {e.args[0]!r}" if isinstance(e, KeyError) else str(e).splitlines()[0][:120] or type(e).__name__
+        raise file_error(path or "sample head", f"damaged glTF structure ({what})") from None
 
 
 def _parse_glb(path: Path, data: bytes) -> tuple[dict, bytearray]:
@@ -89,6 +106,8 @@ def _parse_glb(path: Path, data: bytes) -> tuple[dict, bytearray]:
         raise file_error(path, f"GLB version {version}; only glTF 2.0 is supported")
     if length > len(data):
         raise file_error(path, f"truncated GLB ({len(data)} of {length} bytes)")
+    if length < len(data):
+        raise file_error(path, f"damaged GLB: its header says {length} bytes but the file holds {len(data)}")
     doc, blob, pos = None, bytearray(), 12
     while pos + 8 <= length:
         size, kind = struct.unpack_from("<II", data, pos)
@@ -98,8 +117,9 @@ def _parse_glb(path: Path, data: bytes) -> tuple[dict, bytearray]:
         if kind == JSON_CHUNK and doc is None:
             try:
                 doc = json.loads(chunk.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise file_error(path, f"GLB JSON chunk is not valid JSON ({e})") from None
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+                why = "nested too deeply" if isinstance(e, RecursionError) else e
+                raise file_error(path, f"GLB JSON chunk is not valid JSON ({why})") from None
         elif kind == BIN_CHUNK and not blob:
             blob = bytearray(chunk)
         pos += 8 + size
@@ -134,19 +154,58 @@ def serialise(g: Gltf) -> bytes | str:
 
 def _embed_resources(g: Gltf) -> None:
     """Turn relative buffer and image URIs into data URIs, so the output can live anywhere."""
-    base = g.path.parent if g.path else Path(".")
     for kind, mime in (("buffers", "application/octet-stream"), ("images", None)):
         for item in g.doc.get(kind, []):
             uri = item.get("uri")
-            if not uri or uri.startswith("data:"):
+            if not uri:
                 continue
-            src = base / uri
-            try:
-                raw = src.read_bytes()
-            except OSError as e:
-                raise file_error(g.path, f"cannot read its resource {uri} ({e.strerror or e})") from None
+            raw = read_resource(g, uri)  # data: URIs too: a malformed one is not copied on
+            if uri.startswith("data:"):
+                continue
             typ = mime or item.get("mimeType") or ("image/png" if uri.lower().endswith(".png") else "image/jpeg")
             item["uri"] = f"data:{typ};base64," + base64.b64encode(raw).decode("ascii")
+
+
+_DATA_URI = re.compile(r"data:[\w.+-]*(?:/[\w.+-]+)?(?:;[\w.+-]+=[^;,]*)*;base64,", re.IGNORECASE)
+_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
+
+
+def read_resource(g: Gltf, uri: object) -> bytes:
+    """The bytes a buffer or image ``uri`` of ``g`` names: a base64 ``data:`` URI, or a file given by a
+    relative path inside the model's own folder.
+
+    A model from the internet must not make us read other files: absolute paths, ``..``, other schemes,
+    symbolic links that lead out of the folder, devices and FIFOs are refused, and files are size-bounded.
+
+    Raises
+    ------
+    VisemesError
+        Naming the model and the URI.
+    """
+    if not isinstance(uri, str):
+        raise file_error(g.path, f"a buffer or image uri is not a string ({uri!r:.40})")
+    shown = uri if len(uri) < 80 else uri[:77] + "..."
+    if uri.startswith("data:"):
+        m = _DATA_URI.match(uri)
+        if m is None:
+            raise file_error(g.path, f"the data URI {shown} is not base64 data")
+        try:
+            return base64.b64decode(uri[m.end():], validate=True)
+        except binascii.Error:
+            raise file_error(g.path, f"the data URI {shown} holds invalid base64") from None
+    rel = urllib.parse.unquote(uri)
+    parts = PurePosixPath(rel.replace("\\", "/")).parts
+    if g.path is None or _SCHEME.match(rel) or rel.startswith(("/", "\\")) or ".." in parts or "\0" in rel:
+        raise file_error(g.path, f"its resource {shown} is not a relative path inside the model's folder; "
+                                 "only those and data: URIs are read")
+    base = g.path.parent.resolve()
+    src = (base / rel).resolve()
+    if not src.is_relative_to(base):
+        raise file_error(g.path, f"its resource {shown} leads out of the model's folder")
+    try:
+        return read_input(src, "glTF resource", MAX_RESOURCE_BYTES)
+    except VisemesError as e:
+        raise file_error(g.path, f"its resource {shown}: {str(e).removeprefix(f'{src}: ')}") from None
 
 
 # ---------------------------------------------------------------- appending data
@@ -258,7 +317,8 @@ def target_names(path: str | Path, use_expressions: bool = True) -> list[str]:
         When the file has no morph targets.
     """
     g = read_gltf(path)
-    names = list(target_binds(g.doc, use_expressions))
+    with damaged(path):
+        names = list(target_binds(g.doc, use_expressions))
     if not names:
         raise file_error(path, "has no meshes with morph targets to animate")
     return names
@@ -403,18 +463,19 @@ def render(lipsync: Lipsync, options) -> bytes | str:
 
     g = read_gltf(options.into) if options.into else head_gltf(sample_head())
     c = lipsync.curves
-    weights = node_weights(g.doc, c.channels, c.values, options.vrm_expressions)
-    if not weights:
-        raise file_error(options.into or "sample head", "none of the curves drives a morph target in it")
-    rotations = {}
-    node = head_node(g.doc)
-    if node is not None:
-        q = head_rotations(lipsync, g.doc["nodes"][node].get("rotation"))
-        if q is not None:
-            rotations[node] = q
-    add_animation(g, options.animation_name, c.times, weights, options.interpolation, options.keyframe_error,
-                  end=lipsync.duration, rotations=rotations)
-    return serialise(g)
+    with damaged(options.into):
+        weights = node_weights(g.doc, c.channels, c.values, options.vrm_expressions)
+        if not weights:
+            raise file_error(options.into or "sample head", "none of the curves drives a morph target in it")
+        rotations = {}
+        node = head_node(g.doc)
+        if node is not None:
+            q = head_rotations(lipsync, g.doc["nodes"][node].get("rotation"))
+            if q is not None:
+                rotations[node] = q
+        add_animation(g, options.animation_name, c.times, weights, options.interpolation, options.keyframe_error,
+                      end=lipsync.duration, rotations=rotations)
+        return serialise(g)
 
 
 # ---------------------------------------------------------------- reading meshes (for previews)
@@ -424,16 +485,8 @@ _WIDTHS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
 
 
 def _buffer(g: Gltf, index: int) -> bytes:
-    buf = g.doc["buffers"][index]
-    uri = buf.get("uri")
-    if uri is None:
-        return bytes(g.blob or b"")
-    if uri.startswith("data:"):
-        return base64.b64decode(uri.split(",", 1)[1])
-    try:
-        return ((g.path.parent if g.path else Path(".")) / uri).read_bytes()
-    except OSError as e:
-        raise file_error(g.path, f"cannot read its buffer {uri} ({e.strerror or e})") from None
+    uri = g.doc["buffers"][index].get("uri")
+    return bytes(g.blob or b"") if uri is None else read_resource(g, uri)
 
 
 def read_accessor(g: Gltf, index: int) -> np.ndarray:
@@ -480,14 +533,23 @@ def _local_matrix(node: dict) -> np.ndarray:
 def scene_parts(g: Gltf) -> list[tuple[int, MeshPart]]:
     """Every triangle primitive of the default scene as ``(node, MeshPart)`` in world space (rest pose; skins are
     not applied). Colours come from ``COLOR_0`` or the material's base colour; targets keep the mesh's order."""
+    with damaged(g.path):
+        return _scene_parts(g)
+
+
+def _scene_parts(g: Gltf) -> list[tuple[int, MeshPart]]:
     doc = g.doc
     nodes = doc.get("nodes", [])
     scenes = doc.get("scenes") or [{"nodes": [i for i in range(len(nodes))
                                               if not any(i in n.get("children", []) for n in nodes)]}]
     out: list[tuple[int, MeshPart]] = []
     stack = [(n, np.eye(4)) for n in scenes[doc.get("scene", 0)].get("nodes", [])]
+    seen: set[int] = set()
     while stack:
         n, parent = stack.pop()
+        if n in seen:  # a node is in one place of a tree; a cycle in a damaged file must not loop
+            continue
+        seen.add(n)
         world = parent @ _local_matrix(nodes[n])
         stack += [(c, world) for c in nodes[n].get("children", [])]
         if "mesh" not in nodes[n]:

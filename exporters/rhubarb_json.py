@@ -19,4 +19,4 @@ def render(lipsync: Lipsync, options) -> str:
         "metadata": {"soundFile": lipsync.source, "duration": round(lipsync.duration, 2)},
         "mouthCues": [{"start": a, "end": b, "value": shape} for a, b, shape in centisecond_cues(lipsync)],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"

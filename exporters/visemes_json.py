@@ -47,4 +47,4 @@ def render(lipsync: Lipsync, options) -> str:
                                 "values": [round(float(v), 4) for v in vals]}
                          for name, (times, vals) in zip(c.channels, keys, strict=True)},
         }
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from visemes.errors import VisemesError, file_error
+from visemes.fileio import read_input
 from visemes.phones import VISEMES
 
 RIG_DIR = Path(__file__).parent
@@ -172,10 +173,7 @@ def load_rig(name_or_path: str | Path) -> RigProfile:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise file_error(path, f"cannot read rig profile ({e.strerror or e})") from None
+    raw = read_input(path, "rig profile", 16 << 20)
     try:
         if path.suffix.lower() == ".toml":
             if sys.version_info < (3, 11):
@@ -185,11 +183,15 @@ def _read(path: Path) -> dict[str, Any]:
             data = tomllib.loads(raw.decode("utf-8"))
         else:
             data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise file_error(path, f"not a valid profile file ({e})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise file_error(path, f"not a valid profile file ({_why(e)})") from None
     if not isinstance(data, dict):
         raise file_error(path, "expected a JSON object with name, kind and channels")
     return data
+
+
+def _why(e: Exception) -> str:
+    return "nested too deeply" if isinstance(e, RecursionError) else str(e)
 
 
 def _fail(path: Path, key: str, problem: str) -> VisemesError:

@@ -23,6 +23,7 @@ import numpy as np
 
 from visemes.curves import Curves
 from visemes.errors import VisemesError, file_error
+from visemes.fileio import read_input
 
 from . import RigProfile
 
@@ -147,14 +148,18 @@ def read_mapping(path: str | Path) -> dict[str, list[str]]:
     """A user mapping file: JSON ``{channel: target | [targets]}`` or CSV ``channel,target`` rows."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
+        text = read_input(path, "mapping", 16 << 20).decode("utf-8-sig")
+    except UnicodeDecodeError as e:
         raise file_error(path, f"cannot read mapping ({e})") from None
     if text.lstrip().startswith("{"):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise file_error(path, f"invalid JSON mapping at line {e.lineno} ({e.msg})") from None
+        except RecursionError:
+            raise file_error(path, "invalid JSON mapping (nested too deeply)") from None
+        if not isinstance(data, dict):
+            raise file_error(path, "a JSON mapping is an object of channel: target")
         out = {}
         for ch, t in data.items():
             if not isinstance(t, (str, list)) or (isinstance(t, list) and not all(isinstance(x, str) for x in t)):

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import file_error
+from .errors import VisemesError, file_error
+from .limits import check_duration
 
 SAMPLE_RATE = 16_000
+MAX_PEAK = 1000.0  # float files may overshoot 1.0 a little; far beyond it they are damaged, not loud
 AUDIO_SUFFIXES = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".aif",
                             ".aiff", ".wma", ".webm"})
 _MAGIC = (b"RIFF", b"RIFX", b"fLaC", b"OggS", b"ID3", b"FORM", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")
@@ -26,6 +28,8 @@ def is_audio(path: str | Path) -> bool:
     path = Path(path)
     if path.suffix.lower() in AUDIO_SUFFIXES:
         return True
+    if not path.is_file():  # never open a FIFO or device just to look at it: nobody may ever write to it
+        return False
     try:
         with open(path, "rb") as f:
             head = f.read(12)
@@ -67,6 +71,9 @@ def _load(path: str | Path, sr: int, keep_channels: bool) -> np.ndarray:
         raise file_error(path, "audio file holds no samples")
     if not np.all(np.isfinite(out)):
         raise file_error(path, "audio holds NaN or infinite samples")
+    peak = float(np.max(np.abs(out)))
+    if peak > MAX_PEAK:
+        raise file_error(path, f"sample values reach {peak:.3g}; audio lies within ±1 (a damaged float file?)")
     return out
 
 
@@ -78,6 +85,10 @@ def _decode_blocks(path: Path, sr: int, keep_channels: bool = False, block_s: fl
 
     with sf.SoundFile(str(path)) as f:
         rate, total = f.samplerate, f.frames
+        try:
+            check_duration(total / rate, "the audio")  # before any buffer is sized from the header
+        except VisemesError as e:
+            raise file_error(path, str(e)) from None
         width = f.channels if keep_channels else 1
         out = np.empty((int(np.ceil(total * sr / rate)) + sr, width), dtype=np.float32)
         stream = soxr.ResampleStream(rate, sr, width, dtype="float32", quality="HQ") if rate != sr else None

@@ -9,11 +9,14 @@ again and redoes only what is missing or out of date.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
+import signal
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -24,7 +27,7 @@ from .audio import AUDIO_SUFFIXES
 from .bake import Settings, bake_file
 from .engines import WEIGHTS
 from .errors import VisemesError, file_error
-from .fileio import is_uri, mtime
+from .fileio import is_uri, mtime, read_input, temp_prefix
 
 RETRIES = 2
 TIMING_SUFFIXES = frozenset({".tsv", ".json", ".jsonl", ".xml", ".textgrid", ".marks", ".lab"})
@@ -118,27 +121,34 @@ def plan(inputs: Iterable[str | Path], formats: list[str], out: str | Path | Non
 
 
 def _unique(jobs: list[Job]) -> list[Job]:
-    """Refuse outputs that would overwrite an input or that two inputs would both write."""
+    """Refuse outputs that would overwrite an input of the run (any job's source, audio or transcript
+    file) or that two inputs would both write."""
+    inputs = {p.resolve(): job.source for job in jobs for p in job.dependencies()}
     seen: dict[Path, Path] = {}
     for job in jobs:
         for fmt, path in job.outputs:
             if path == "-":
                 continue
             key = path if is_uri(path) else Path(path).resolve()
-            if key == job.source.resolve():
-                raise file_error(job.source, f"the {fmt} output would overwrite the input")
+            if key in inputs:
+                owner = inputs[key]
+                what = "the input" if owner == job.source else f"{key.name}, an input of {owner}"
+                raise file_error(job.source, f"the {fmt} output would overwrite {what}")
             if key in seen and seen[key] != job.source:
                 raise VisemesError(f"{job.source} and {seen[key]} would both write {path}; give them other names")
             seen[key] = job.source
     return jobs
 
 
-def read_manifest(path: str | Path, formats: list[str], out: str | Path | None) -> list[Job]:
+def read_manifest(path: str | Path, formats: list[str], out: str | Path | None,
+                  allow_outside: bool = False) -> list[Job]:
     """Jobs from a manifest: CSV with a header row, or a JSON list of objects.
 
     Columns (JSON keys): ``input`` (or ``timing`` and/or ``audio``), ``transcript``,
     ``rig``, ``language``, ``output``. Relative paths are relative to the
     manifest. Without ``output``, files go to ``out`` named after the input.
+    An ``output`` must stay inside ``out`` (or, without it, the manifest's folder) unless it is a URI
+    or ``allow_outside`` is set: a manifest from elsewhere cannot write over files it should not touch.
     """
     path = Path(path)
     rows = _manifest_rows(path)
@@ -158,7 +168,12 @@ def read_manifest(path: str | Path, formats: list[str], out: str | Path | None) 
         if row.get("output"):
             if len(formats) != 1:
                 raise VisemesError(f"{where}: an 'output' column takes exactly one --format")
-            outputs = ((formats[0], row["output"] if is_uri(row["output"]) else base / row["output"]),)
+            dest = row["output"] if is_uri(row["output"]) else base / row["output"]
+            root = Path(out) if out is not None and not is_uri(out) else base
+            if not (is_uri(dest) or allow_outside or Path(dest).resolve().is_relative_to(root.resolve())):
+                raise VisemesError(f"{where}: output {row['output']} lies outside {root} (give --allow-outside "
+                                   "to let the manifest write there)")
+            outputs = ((formats[0], dest),)
         elif out is not None:
             outputs = tuple((f, join(out, output_name(Path(src.name), f))) for f in formats)
         else:
@@ -172,23 +187,27 @@ def read_manifest(path: str | Path, formats: list[str], out: str | Path | None) 
 
 def _manifest_rows(path: Path) -> list[dict[str, str]]:
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise file_error(path, f"cannot read manifest ({getattr(e, 'strerror', None) or e})") from None
+        text = read_input(path, "manifest", 256 << 20).decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise file_error(path, f"cannot read manifest ({e})") from None
     if not text.strip():
         raise file_error(path, "empty manifest")
     if text.lstrip().startswith("["):
         try:
             rows = json.loads(text)
-        except ValueError as e:
-            raise file_error(path, f"manifest is not valid JSON ({e})") from None
-        if not all(isinstance(r, dict) for r in rows):
+        except (ValueError, RecursionError) as e:
+            raise file_error(path, f"manifest is not valid JSON ({_json_why(e)})") from None
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise file_error(path, "a JSON manifest is a list of objects")
         return [{k: str(v) for k, v in r.items() if v is not None} for r in rows]
     reader = csv.DictReader(text.splitlines())
     if not reader.fieldnames or not set(reader.fieldnames) & {"input", "timing", "audio"}:
         raise file_error(path, "manifest CSV needs a header row with an 'input', 'timing' or 'audio' column")
     return [{k.strip(): (v or "").strip() for k, v in r.items() if k} for r in reader]
+
+
+def _json_why(e: Exception) -> str:
+    return "nested too deeply" if isinstance(e, RecursionError) else str(e)
 
 
 def up_to_date(job: Job, rig: str, extra: Iterable[Path] = ()) -> bool:
@@ -213,10 +232,11 @@ def _remove_stale_temporaries(jobs: list[Job]) -> None:
     for folder, names in wanted.items():
         if not folder.is_dir():
             continue
+        prefixes = tuple(temp_prefix(name) for name in names)
         for entry in os.scandir(folder):
-            if entry.name.startswith(".") and entry.name.endswith(".tmp") and \
-                    entry.name[1:].rsplit(".", 2)[0] in names:
-                os.unlink(entry.path)
+            if entry.name.endswith(".tmp") and entry.name.startswith(prefixes):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
 
 
 def _work(item: tuple[Job, Settings]) -> str | None:
@@ -236,7 +256,11 @@ def _work(item: tuple[Job, Settings]) -> str | None:
         except OSError as e:
             if attempt == RETRIES:
                 return f"{job.source}: failed {RETRIES + 1} times ({type(e).__name__}: {e})"
-        except (ValueError, KeyError, IndexError, TypeError, ArithmeticError) as e:
+        except RecursionError:
+            return f"{job.source}: failed (nested too deeply to read)"
+        except MemoryError:
+            return f"{job.source}: failed (out of memory)"
+        except Exception as e:  # one bad input is that input's error line, never the batch's end
             return f"{job.source}: failed ({type(e).__name__}: {e})"
     return None
 
@@ -268,11 +292,11 @@ def run(jobs: list[Job], settings: Settings, workers: int = 0, force: bool = Fal
             report.skipped.append(job)
         else:
             todo.append(job)
-    _remove_stale_temporaries(todo)
+    _remove_stale_temporaries(jobs)
     _execute(todo, [(job, settings) for job in todo], workers, executor, report, on_result)
     # a worker killed mid-write (a lost cluster node, the OOM killer) leaves its temp file behind;
     # its job was retried or reported, so the leftovers are only litter now
-    _remove_stale_temporaries(todo)
+    _remove_stale_temporaries(jobs)
     return report
 
 
@@ -288,13 +312,45 @@ def _execute(todo: list[Job], items: list[tuple[Job, Settings]], workers: int, e
     if workers == 1:
         _collect(todo, enumerate(map(_work, items)), report, on_result)
         return
-    chunk = max(1, min(16, len(items) // (workers * 8)))
-    with ProcessPoolExecutor(max_workers=workers, initializer=_one_thread_each) as pool:
-        _collect(todo, enumerate(pool.map(_work, items, chunksize=chunk)), report, on_result)
+    pending = list(range(len(items)))
+    for attempt in range(2):  # a killed worker's jobs run once more in a fresh pool
+        pending = _pool_run(items, pending, workers, report, todo, on_result, last=attempt == 1)
+        if not pending:
+            break
 
 
-def _one_thread_each() -> None:
-    """Worker processes share the cores: one compute thread each, or torch's threads fight over them."""
+def _pool_run(items: list[tuple[Job, Settings]], indices: list[int], workers: int, report: Report,
+              todo: list[Job], on_result, last: bool) -> list[int]:
+    """Run ``items[indices]`` in a process pool; the indices a dead worker took with it (reported as
+    failed when ``last``)."""
+    done: list[tuple[int, str | None]] = []
+    lost: list[int] = []
+    with ProcessPoolExecutor(max_workers=min(workers, len(indices)), initializer=_worker_setup,
+                             initargs=(os.getpid(),)) as pool:
+        futures = {pool.submit(_work, items[i]): i for i in indices}
+        for future in as_completed(futures):
+            i = futures[future]
+            try:
+                _collect(todo, [(i, future.result())], report, on_result)
+                done.append(i)
+            except BrokenProcessPool:
+                lost.append(i)
+    if last and lost:
+        _collect(todo, [(i, f"{todo[i].source}: failed (its worker process died twice)") for i in lost],
+                 report, on_result)
+        return []
+    return sorted(lost)
+
+
+def _worker_setup(parent: int) -> None:
+    """Worker processes die with their parent (even on kill -9) and share the cores: one compute thread
+    each, or torch's threads fight over them."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    if os.getppid() != parent:  # the parent died before the line above ran
+        os._exit(1)
     import torch
 
     torch.set_num_threads(1)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from visemes.exporters import EXPORTERS, ExportOptions, target_match
 from visemes.rigs import builtin_names, combined, load_rig
 
+from . import limits
 from .bake import Settings, check_format
 from .batch import Report, plan, read_manifest, run
 from .engines import ENGINES, MODES
@@ -135,6 +137,9 @@ def _input_options(p: argparse.ArgumentParser) -> None:
                    help="offline (full context, default) or causal (60 ms lookahead)")
     m.add_argument("--transcript", metavar="TEXT|FILE", help="the words spoken: aligns phones to them")
     m.add_argument("--language", metavar="xx", help="language of the transcript (en, es, fr, de, it, pt, ja, ...)")
+    p.add_argument("--max-duration", type=float, metavar="S",
+                   help="refuse inputs longer than this many seconds (default 21600, 6 hours; also "
+                        "VISEMES_MAX_DURATION): a damaged header or timing file cannot ask for gigabytes")
     _expression_options(p)
 
 
@@ -405,6 +410,9 @@ def _bake_parser(sub) -> None:
                    help="animate this rig's channels too, e.g. --rig arkit --add-rig vrm drives a VRM's lip "
                         "expressions as well as its ARKit morph targets")
     b.add_argument("--manifest", metavar="FILE", help="CSV or JSON list of inputs for a batch")
+    b.add_argument("--allow-outside", action="store_true",
+                   help="let a manifest's 'output' column write outside -o FOLDER (or, without -o, outside the "
+                        "manifest's folder)")
     _input_options(b)
     b.add_argument("-j", "--jobs", type=int, default=0, metavar="N", help="worker processes (default: all cores)")
     b.add_argument("--executor", default="local", metavar="local|ray|ray://HOST:PORT",
@@ -477,7 +485,7 @@ def _cmd_bake(a: argparse.Namespace) -> int:
     if a.manifest:
         if a.inputs:
             raise VisemesError("give inputs or --manifest, not both")
-        jobs = read_manifest(a.manifest, formats, a.output)
+        jobs = read_manifest(a.manifest, formats, a.output, a.allow_outside)
     elif a.inputs:
         jobs = plan(a.inputs, formats, a.output, a.audio, a.transcript)
     else:
@@ -544,6 +552,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args = _parser().parse_args(argv)
     try:
+        if getattr(args, "max_duration", None) is not None:
+            if not args.max_duration > 0:
+                raise VisemesError("--max-duration must be a positive number of seconds")
+            os.environ[limits.ENV] = repr(args.max_duration)  # worker processes inherit it
         return args.func(args)
     except VisemesError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,6 +74,9 @@ def _atomic_uri(uri: str, mode: str, encoding: str | None) -> Iterator[IO]:
 def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Open a temporary file that replaces ``path`` when the block ends without error.
 
+    Only regular files are replaced: a device or a FIFO (``-o /dev/null``, ``-o /dev/stdout``) is
+    written straight into, and a symbolic link is followed, so its target is replaced and the link kept.
+
     Raises :class:`~visemes.errors.VisemesError` naming ``path`` when its folder
     cannot be made or written to.
 
@@ -89,16 +93,23 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
         with _atomic_uri(str(path), mode, encoding) as f:
             yield f
         return
-    path = Path(path)
+    path = Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)
+    kwargs = {} if "b" in mode else {"encoding": encoding, "newline": ""}
+    if path.exists() and not path.is_file() and not path.is_dir():
+        try:
+            with open(path, mode, **kwargs) as f:  # a device or a FIFO: nothing to replace
+                yield f
+        except OSError as e:
+            raise file_error(path, f"cannot write ({e.strerror or e})") from None
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=".tmp", dir=path.parent)
     except OSError as e:
         blocking = next((p for p in path.parents if p.exists()), None)
         why = f"{blocking} is not a folder" if blocking and not blocking.is_dir() else (e.strerror or str(e))
         raise file_error(path, f"cannot write here ({why})") from None
     try:
-        kwargs = {} if "b" in mode else {"encoding": encoding, "newline": ""}
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f
             f.flush()
@@ -109,6 +120,44 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def temp_prefix(name: str) -> str:
+    """The start of a temporary file's name beside ``name``: short enough that the whole temporary name
+    fits the usual 255-byte limit however long ``name`` is (the byte budget counts UTF-8, and names that
+    are not UTF-8 keep their escapes)."""
+    head = name.encode("utf-8", "surrogateescape")[:96].decode("utf-8", "ignore")
+    return f".{head}."
+
+
+def read_input(path: str | Path, what: str, limit: int = 512 << 20) -> bytes:
+    """The bytes of an input file, which must be a regular file of at most ``limit`` bytes.
+
+    Devices, FIFOs and sockets are refused before they are opened, so ``/dev/zero`` cannot eat memory
+    and a FIFO nobody writes to cannot hang the run.
+
+    Raises
+    ------
+    VisemesError
+        ``PATH: problem`` naming ``what`` the file was meant to be.
+    """
+    path = Path(path)
+    try:
+        st = path.stat()
+    except OSError as e:
+        raise file_error(path, f"cannot read the {what} ({e.strerror or e})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise file_error(path, f"is a folder, not a {what}")
+    if not stat.S_ISREG(st.st_mode):
+        raise file_error(path, f"not a regular file (a device, FIFO or socket cannot be a {what})")
+    if st.st_size > limit:
+        raise file_error(path, f"{st.st_size / 2**20:.0f} MiB is too large for a {what} (at most "
+                               f"{limit / 2**20:.0f} MiB)")
+    try:
+        with open(path, "rb") as f:
+            return f.read(limit + 1)[:limit]
+    except OSError as e:
+        raise file_error(path, f"cannot read the {what} ({e.strerror or e})") from None
 
 
 def _umask() -> int:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,7 +40,7 @@ from .audio import load_audio, load_channels
 from .bake import Settings, add_expression, lipsync_from_samples, rhubarb_cues
 from .errors import VisemesError, file_error
 from .features import FPS, frame_rms_db
-from .fileio import write_text
+from .fileio import read_input, write_text
 from .lipsync import Lipsync
 from .tracks import runs
 
@@ -84,8 +85,8 @@ def read_turns(path: str | Path) -> list[Turn]:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
+        text = read_input(path, "speaker turns file", 64 << 20).decode("utf-8-sig")
+    except UnicodeDecodeError as e:
         raise file_error(path, f"cannot read speaker turns ({e})") from None
     suffix = path.suffix.lower()
     if suffix == ".rttm":
@@ -111,7 +112,7 @@ def _rttm(path: Path, text: str) -> list[Turn]:
             start, dur, name = float(fields[3]), float(fields[4]), fields[7]
         except (IndexError, ValueError):
             raise file_error(path, f"line {n}: expected SPEAKER file channel start duration <NA> <NA> name") from None
-        if dur <= 0 or start < 0:
+        if not (start >= 0 and dur > 0 and math.isfinite(start + dur)):  # NaN fails every comparison
             raise file_error(path, f"line {n}: a turn needs a start >= 0 and a positive duration")
         turns.append(Turn(start, start + dur, name))
     return turns
@@ -152,7 +153,7 @@ def _table(path: Path, text: str, delimiter: str) -> list[Turn]:
             if n == 1:
                 continue  # a header row
             raise file_error(path, f"line {n}: expected start, end, speaker") from None
-        if end <= start or start < 0 or not name:
+        if not (0 <= start < end and math.isfinite(end)) or not name:
             raise file_error(path, f"line {n}: a turn needs 0 <= start < end and a speaker name")
         turns.append(Turn(start, end, name))
     return turns

@@ -17,12 +17,15 @@ Every reader returns a :class:`~visemes.tracks.Track` of phones or visemes.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
 from xml.etree import ElementTree
 
-from .errors import file_error
+from .errors import VisemesError, file_error
+from .fileio import read_input
+from .limits import check_duration
 from .phones import VISEMES, guess_phone_set, is_silence, phone_to_viseme
 from .tracks import Segment, Track, make_contiguous, merge_repeats
 
@@ -37,6 +40,7 @@ POLLY_VISEME = {"sil": "sil", "p": "PP", "t": "DD", "S": "CH", "T": "TH", "f": "
                 "r": "RR", "s": "SS", "u": "ou", "@": "aa", "a": "aa", "e": "E", "E": "E", "o": "oh", "O": "oh"}
 AZURE_TICKS_PER_S = 10_000_000
 TAIL_S = 0.15  # how long the last event of an onset-only format lasts
+MAX_TIMING_BYTES = 64 << 20  # hours of phones fit in a few MB; more is not a timing file
 
 FORMATS = ("rhubarb-tsv", "rhubarb-json", "rhubarb-xml", "azure", "polly", "textgrid", "phones-tsv")
 EXPECTED = "a Rhubarb TSV/JSON/XML, Azure viseme JSON, Polly speech marks, Praat TextGrid or 'start end phone' TSV"
@@ -63,12 +67,21 @@ def read_timing(path: str | Path, duration: float | None = None) -> Track:
     """
     path = Path(path)
     text = _read_text(path)
-    fmt = detect_format(text)
+    try:
+        fmt = detect_format(text)
+    except RecursionError:
+        raise file_error(path, "JSON nested too deeply to be a timing file") from None
     if fmt is None:
         raise file_error(path, f"not a timing file this tool reads (expected {EXPECTED})")
     try:
         track = READERS[fmt](text)
-    except (ValueError, KeyError, TypeError, IndexError, ElementTree.ParseError) as e:
+        for s in track.segments:
+            if not (math.isfinite(s.start) and math.isfinite(s.end)):
+                raise ValueError(f"{s.label!r} has a time that is not a number")
+        if track.segments:
+            check_duration(max(s.end for s in track.segments), "the timing")
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError, RecursionError,
+            ElementTree.ParseError, VisemesError) as e:
         raise file_error(path, f"looks like {fmt} but cannot be read: {_why(e)}") from None
     if not track.segments:
         raise file_error(path, f"{fmt} file with no timed entries")
@@ -77,16 +90,17 @@ def read_timing(path: str | Path, duration: float | None = None) -> Track:
 
 
 def _why(e: Exception) -> str:
-    return f"unknown label {e.args[0]!r}" if isinstance(e, KeyError) else str(e) or type(e).__name__
+    if isinstance(e, KeyError):
+        return f"unknown label {e.args[0]!r}"
+    if isinstance(e, RecursionError):
+        return "nested too deeply"
+    if isinstance(e, (AttributeError, TypeError)):
+        return "an entry has the wrong shape (expected objects with times and labels)"
+    return str(e) or type(e).__name__
 
 
 def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except IsADirectoryError:
-        raise file_error(path, "is a folder, not a timing file") from None
-    except OSError as e:
-        raise file_error(path, f"cannot read ({e.strerror or e})") from None
+    raw = read_input(path, "timing file", MAX_TIMING_BYTES)
     if not raw.strip():
         raise file_error(path, "empty file")
     for bom, enc in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"), (b"\xef\xbb\xbf", "utf-8")):
@@ -222,6 +236,8 @@ def read_polly(text: str) -> Track:
         if not line.strip():
             continue
         mark = json.loads(line)
+        if not isinstance(mark, dict):
+            raise ValueError(f"line {line[:40]!r} is not a speech mark object")
         if mark.get("type") != "viseme":
             continue
         value = str(mark["value"])
@@ -232,7 +248,8 @@ def read_polly(text: str) -> Track:
     return Track(_onsets_to_segments(onsets), "visemes")
 
 
-_TG_TOKEN = re.compile(r'"((?:[^"]|"")*)"|(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)|<(exists|absent)>|\[[^\]]*\]')
+# a bracketed index such as [3] is skipped; stopping at the next "[" keeps a run of unclosed brackets linear
+_TG_TOKEN = re.compile(r'"((?:[^"]|"")*)"|(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)|<(exists|absent)>|\[[^\][]*\]')
 _PHONE_TIER = re.compile(r"phon|seg|^phn$|^mau$", re.IGNORECASE)
 
 
