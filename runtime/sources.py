@@ -3,9 +3,10 @@
 - ``file:PATH`` plays a file at real-time pace (``speed`` > 1 for faster-than-real-time tests);
 - ``stdin[:RATE[:CHANNELS]]`` reads raw signed 16-bit little-endian PCM from standard input (default 16 kHz mono);
 - ``mic[:DEVICE]`` records from a microphone (sounddevice/PortAudio; a device index or part of its name);
-- ``ws://HOST:PORT`` listens for a client (a game, a browser) that sends binary messages of s16le PCM, after an
-  optional JSON text message ``{"rate": 48000, "channels": 2}``; ``{"type": "end"}`` ends the stream, other
-  malformed messages are ignored. Binds where it is told (use 127.0.0.1 unless others must connect).
+- ``ws://HOST:PORT`` listens for one sending client at a time (a game, a browser) that sends binary messages
+  of s16le PCM, after an optional JSON text message ``{"rate": 48000, "channels": 2}``; ``{"type": "end"}``
+  ends the stream (see :class:`WebSocketSource`). Binds where it is told (use 127.0.0.1 unless others must
+  connect, and a token when they do).
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
+from http import HTTPStatus
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
@@ -108,43 +112,43 @@ def mic_source(device: str | int | None = None, block: int = BLOCK) -> Iterator[
             stream.close()
 
 
-def ws_source(host: str, port: int, block_queue: int = 400) -> Iterator[tuple[np.ndarray, float]]:
-    """Audio sent by WebSocket clients, one client at a time, until one sends ``{"type": "end"}``."""
-    from visemes.audio import resample
+class WebSocketSource:
+    """Audio sent by WebSocket clients, one sender at a time, until it sends ``{"type": "end"}``.
 
-    blocks: queue.Queue = queue.Queue(maxsize=block_queue)
-    END = object()
-    ready, failure = threading.Event(), []
+    A second client is refused while one is sending (close code 1013, "try again later"); with a ``token``,
+    clients must connect to ``ws://HOST:PORT/?token=SECRET`` (others get HTTP 403). At most ``buffer_s``
+    seconds of audio wait for the analysis: when it falls behind, the oldest is dropped and counted in
+    ``dropped_s``. A header with a rate or channel count out of range is answered with an error message
+    and the connection is closed; the reason is kept in ``errors``. Iterating yields ``(samples, wall)``
+    blocks, and an empty block every ``idle_s`` while nothing arrives, so a caller's time limit holds.
+    """
 
-    async def handle(ws) -> None:
-        rate, channels = RATE, 1
-        async for msg in ws:
-            if isinstance(msg, str):
-                try:
-                    info = json.loads(msg)
-                    if info.get("type") == "end":
-                        blocks.put((END, 0.0))
-                        return
-                    rate, channels = int(info.get("rate", rate)), int(info.get("channels", channels))
-                except (ValueError, TypeError, AttributeError):
-                    continue  # malformed: ignored
-                continue
-            usable = len(msg) - len(msg) % (2 * channels)
-            if usable <= 0 or not 8000 <= rate <= 192_000 or not 1 <= channels <= 8:
-                continue
-            pcm = np.frombuffer(msg[:usable], "<i2").reshape(-1, channels).mean(axis=1).astype(np.float32) / 32768
-            pcm = pcm if rate == RATE else resample(pcm, rate, RATE)
-            if blocks.full():  # the analysis fell behind: drop the oldest audio, keep up with the present
-                with contextlib.suppress(queue.Empty):
-                    blocks.get_nowait()
-            blocks.put_nowait((pcm, time.perf_counter()))
+    MAX_MESSAGE = 1 << 18  # 256 KiB: 8 s of 16 kHz mono PCM in one message is plenty
 
-    def serve_forever() -> None:
+    def __init__(self, host: str, port: int, token: str | None = None, buffer_s: float = 2.0,
+                 idle_s: float = 0.1) -> None:
+        self.host, self.port, self.token = host, port, token
+        self.max_samples, self.idle_s = int(buffer_s * RATE), idle_s
+        self.dropped_s = 0.0
+        self.errors: list[str] = []
+        self._blocks: deque[tuple[np.ndarray, float]] = deque()
+        self._buffered = 0
+        self._cond = threading.Condition()
+        self._ended = False
+        self._sender = None
+        ready, failure = threading.Event(), []
+        threading.Thread(target=self._serve, args=(ready, failure), daemon=True, name="ws-source").start()
+        ready.wait(10)
+        if failure:
+            raise VisemesError(f"ws://{host}:{port}: cannot listen ({failure[0]})")
+
+    def _serve(self, ready: threading.Event, failure: list) -> None:
         from websockets.asyncio.server import serve
 
         async def main() -> None:
             try:
-                server = await serve(handle, host, port, max_size=2**20)
+                server = await serve(self._handle, self.host, self.port, max_size=self.MAX_MESSAGE,
+                                     process_request=self._http, close_timeout=1)
             except OSError as e:
                 failure.append(e)
                 ready.set()
@@ -154,31 +158,93 @@ def ws_source(host: str, port: int, block_queue: int = 400) -> Iterator[tuple[np
 
         asyncio.run(main())
 
-    threading.Thread(target=serve_forever, daemon=True, name="ws-source").start()
-    ready.wait(10)
-    if failure:
-        raise VisemesError(f"ws://{host}:{port}: cannot listen ({failure[0]})")
+    def _http(self, connection, request):
+        query = parse_qs(urlsplit(request.path).query)
+        if self.token and query.get("token", [""])[0] != self.token:
+            return connection.respond(HTTPStatus.FORBIDDEN, "a valid ?token= is needed\n")
+        return None
 
-    def generate() -> Iterator[tuple[np.ndarray, float]]:
+    async def _handle(self, ws) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        if self._sender is not None:
+            await ws.close(1013, "another client is sending; try again later")
+            return
+        self._sender = ws
+        try:
+            await self._receive(ws)
+        except ConnectionClosed:
+            pass  # a sender that goes away mid-stream ends its turn, not the session
+        finally:
+            self._sender = None
+
+    async def _receive(self, ws) -> None:
+        from visemes.audio import resample
+
+        rate, channels = RATE, 1
+        async for msg in ws:
+            if isinstance(msg, str):
+                try:
+                    info = json.loads(msg)
+                    if not isinstance(info, dict):
+                        raise TypeError
+                    if info.get("type") == "end":
+                        self._finish()
+                        return
+                    rate, channels = int(info.get("rate", rate)), int(info.get("channels", channels))
+                except (ValueError, TypeError, RecursionError):
+                    continue  # not a header: ignored
+                if not (8000 <= rate <= 192_000 and 1 <= channels <= 8):
+                    why = f"rate {rate} Hz and {channels} channels: 8000-192000 Hz and 1-8 channels are accepted"
+                    self.errors.append(why)
+                    await ws.send(json.dumps({"type": "error", "message": why}))
+                    await ws.close(1003, "unsupported audio format")
+                    return
+                continue
+            usable = len(msg) - len(msg) % (2 * channels)
+            if usable <= 0:
+                continue
+            pcm = np.frombuffer(msg[:usable], "<i2").reshape(-1, channels).mean(axis=1).astype(np.float32) / 32768
+            self._put(pcm if rate == RATE else resample(pcm, rate, RATE))
+
+    def _put(self, pcm: np.ndarray) -> None:
+        with self._cond:
+            self._blocks.append((pcm, time.perf_counter()))
+            self._buffered += len(pcm)
+            while self._buffered > self.max_samples and len(self._blocks) > 1:
+                old, _ = self._blocks.popleft()  # the analysis fell behind: keep up with the present
+                self._buffered -= len(old)
+                self.dropped_s += len(old) / RATE
+            self._cond.notify()
+
+    def _finish(self) -> None:
+        with self._cond:
+            self._ended = True
+            self._cond.notify()
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, float]]:
         while True:
-            pcm, wall = blocks.get()
-            if pcm is END:
-                return
+            with self._cond:
+                if not self._blocks and not self._ended:
+                    self._cond.wait(self.idle_s)
+                if self._blocks:
+                    pcm, wall = self._blocks.popleft()
+                    self._buffered -= len(pcm)
+                elif self._ended:
+                    return
+                else:
+                    pcm, wall = np.zeros(0, np.float32), time.perf_counter()
             yield pcm, wall
 
-    return generate()
 
-
-def open_source(spec: str, speed: float = 1.0) -> Iterator[tuple[np.ndarray, float]]:
+def open_source(spec: str, speed: float = 1.0, token: str | None = None) -> Iterable[tuple[np.ndarray, float]]:
     """A source from its command-line form (``file:PATH``, ``stdin[:RATE[:CHANNELS]]``, ``mic[:DEVICE]``,
-    ``ws://HOST:PORT``)."""
+    ``ws://HOST:PORT``, which takes ``token`` if given)."""
     if spec.startswith("ws://"):
-        from urllib.parse import urlsplit
-
         url = urlsplit(spec)
         if not (url.hostname and url.port):
             raise VisemesError(f"source {spec!r} needs a host and a port")
-        return ws_source(url.hostname, url.port)
+        return WebSocketSource(url.hostname, url.port, token)
     kind, _, rest = spec.partition(":")
     if kind == "mic":
         return mic_source(int(rest) if rest.isdigit() else (rest or None))

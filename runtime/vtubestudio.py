@@ -131,7 +131,7 @@ class VTubeStudioSink:
                 return
         reply = await self._request(ws, "AuthenticationTokenRequest", PLUGIN, timeout=120)  # the user clicks Allow
         token = reply["authenticationToken"]
-        write_text(self.token_file, token + "\n")
+        write_text(self.token_file, token + "\n", private=True)  # a secret: owner only
         reply = await self._request(ws, "AuthenticationRequest", {**PLUGIN, "authenticationToken": token})
         if not reply.get("authenticated"):
             raise ConnectionError(f"VTube Studio refused the plugin ({reply.get('reason', 'no reason given')})")

@@ -403,3 +403,15 @@ def running(pid: int) -> bool:
     except OSError:
         return False
     return state.rsplit(") ", 1)[1][0] not in "ZX"
+
+
+def test_a_file_name_that_is_not_utf8_bakes(tmp_path):
+    folder = os.fsencode(tmp_path / "in")
+    os.mkdir(folder)
+    with open(folder + b"/a\xffb.tsv", "wb") as f:
+        f.write(PHONES.encode())
+    r = run_cli("bake", tmp_path / "in", "-o", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    (out,) = os.listdir(os.fsencode(tmp_path / "out"))
+    assert out == b"a\xffb.json"
+    assert json.loads((tmp_path / "out" / os.fsdecode(out)).read_text())["source"] == "a\ufffdb.tsv"

@@ -185,7 +185,9 @@ def test_vtube_studio_plugin_authenticates_once_creates_parameters_and_injects(v
     assert r.returncode == 0, r.stderr
     kinds = vts.kinds()
     assert kinds[:2] == ["AuthenticationTokenRequest", "AuthenticationRequest"]
-    assert (tmp_path / "config" / "visemes" / "vtubestudio-token").read_text().strip() == "tok-123"
+    token = tmp_path / "config" / "visemes" / "vtubestudio-token"
+    assert token.read_text().strip() == "tok-123"
+    assert token.stat().st_mode & 0o777 == 0o600, "a secret is readable by its owner only"
     created = [q["data"]["parameterName"] for q in vts.requests if q["messageType"] == "ParameterCreationRequest"]
     assert created == ["VisemesAa", "VisemesIh", "VisemesOu", "VisemesEe", "VisemesOh"]
     injections = [q["data"] for q in vts.requests if q["messageType"] == "InjectParameterDataRequest"]
@@ -217,3 +219,6 @@ def test_receivers_that_are_down_do_not_stop_the_runtime():
              "--sink", "vtubestudio://127.0.0.1:1")
     assert r.returncode == 0, r.stderr
     assert "live: 394 frames" in r.stderr
+    never = [ln for ln in r.stderr.splitlines() if "never connected" in ln]
+    assert len(never) == 1 and never[0].startswith("warning: vtubestudio://127.0.0.1:1: never connected")
+    assert "last error:" in never[0], "the reason it failed is shown"

@@ -189,3 +189,119 @@ def test_pass_through_plays_on_the_output_device_and_bounds_its_backlog(monkeypa
     out = np.zeros((160, 1), np.float32)
     streams[0].callback(out, 160, None, None)
     assert streams[0].device == "Speakers" and np.all(out == 0.5) and p.line.size <= 1600
+
+
+# ---------------------------------------------------------------- the WebSocket source under stress
+
+def _connect(port: int, path: str = "/"):
+    import websockets.sync.client as client
+
+    for _ in range(300):
+        try:
+            return client.connect(f"ws://127.0.0.1:{port}{path}", open_timeout=5)
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {port}")
+
+
+def _source(**kw):
+    from visemes.runtime.sources import WebSocketSource
+
+    port = _port()
+    return WebSocketSource("127.0.0.1", port, **kw), port
+
+
+def _blocks_until(source, count: int) -> list[np.ndarray]:
+    """Non-empty blocks from ``source`` until ``count`` samples arrived (idle blocks are skipped)."""
+    got, n = [], 0
+    for pcm, _ in source:
+        if len(pcm):
+            got.append(pcm)
+            n += len(pcm)
+        if n >= count:
+            return got
+    return got
+
+
+def test_one_sender_at_a_time_others_are_refused_and_cannot_end_the_stream():
+    from websockets.exceptions import ConnectionClosed
+
+    source, port = _source()
+    with _connect(port) as first:
+        first.send((np.ones(1600, "<i2") * 1000).tobytes())
+        assert sum(len(b) for b in _blocks_until(source, 1600)) == 1600
+        with _connect(port) as second:
+            with pytest.raises(ConnectionClosed) as closed:
+                second.send(json.dumps({"type": "end"}))
+                second.recv(timeout=10)
+            assert closed.value.rcvd.code == 1013
+        first.send((np.ones(320, "<i2")).tobytes())
+        assert sum(len(b) for b in _blocks_until(source, 320)) == 320, "the first sender still streams"
+        first.send(json.dumps({"type": "end"}))
+    assert [len(b) for b, _ in source if len(b)] == []
+
+
+def test_a_sender_that_drops_mid_stream_frees_the_source_for_the_next():
+    source, port = _source()
+    with _connect(port) as ws:
+        ws.send(np.zeros(800, "<i2").tobytes())
+        _blocks_until(source, 800)
+        ws.socket.close()  # gone without a closing handshake
+    with _connect(port) as again:
+        again.send(np.zeros(160, "<i2").tobytes())
+        assert sum(len(b) for b in _blocks_until(source, 160)) == 160
+
+
+def test_a_wrong_rate_header_is_answered_with_an_error_and_closed():
+    from websockets.exceptions import ConnectionClosed
+
+    source, port = _source()
+    with _connect(port) as ws:
+        ws.send(json.dumps({"rate": 5, "channels": 1}))
+        reply = json.loads(ws.recv(timeout=10))
+        assert reply["type"] == "error" and "8000-192000" in reply["message"]
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=10)
+    assert source.errors and "rate 5 Hz" in source.errors[0]
+
+
+def test_audio_the_analysis_cannot_keep_up_with_is_dropped_oldest_first_and_counted():
+    source, port = _source(buffer_s=1.0)
+    with _connect(port) as ws:
+        for i in range(6):  # 6 s of audio before anyone reads: only the newest second is kept
+            ws.send((np.full(16_000, i, "<i2")).tobytes())
+        ws.send(json.dumps({"type": "end"}))
+    while not source._ended:
+        time.sleep(0.01)
+    kept = [b for b, _ in source if len(b)]
+    assert sum(len(b) for b in kept) <= 16_000
+    assert np.all(np.round(np.concatenate(kept) * 32768) == 5), "the newest audio is kept"
+    assert source.dropped_s == pytest.approx(5.0)
+
+
+def test_a_token_keeps_strangers_out_of_the_source():
+    from websockets.exceptions import InvalidStatus
+
+    source, port = _source(token="s3cret")
+    with pytest.raises(InvalidStatus):
+        _connect(port, "/?token=wrong")
+    with _connect(port, "/?token=s3cret") as ws:
+        ws.send(np.zeros(160, "<i2").tobytes())
+        assert sum(len(b) for b in _blocks_until(source, 160)) == 160
+
+
+def test_duration_is_honoured_when_no_client_ever_sends():
+    port, out = _port(), _port()
+    r = subprocess.run([sys.executable, "-m", "visemes", "live", "--source", f"ws://127.0.0.1:{port}",
+                        "--sink", f"ws://127.0.0.1:{out}", "--duration", "1", "--quiet"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def test_listening_on_every_interface_without_a_token_warns():
+    port, out = _port(), _port()
+    r = subprocess.run([sys.executable, "-m", "visemes", "live", "--source", f"ws://0.0.0.0:{port}",
+                        "--sink", f"ws://127.0.0.1:{out}", "--duration", "0.5"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "warning:" in r.stderr and "every network interface" in r.stderr

@@ -18,6 +18,7 @@ from .engines import analyse
 from .errors import VisemesError, file_error
 from .expression import ExpressionParams, analysis_frames, apply, controls, mix
 from .features import FPS, loudness
+from .fileio import text_name
 from .lipsync import Lipsync
 from .phones import VISEME_INDEX
 from .timing import read_timing
@@ -55,7 +56,7 @@ def lipsync_from_timing(path: str | Path, rig: RigProfile, params: AnimationPara
         raise file_error(path, f"phone {e.args[0]!r} is not in the {track.phone_set} table") from None
     loud = loudness(samples) if samples is not None else None
     curves, cues = animate(visemes, rig, params, loud, FPS)
-    return Lipsync(source=path.name, duration=visemes.duration, visemes=visemes, curves=curves, rig=rig,
+    return Lipsync(source=text_name(path), duration=visemes.duration, visemes=visemes, curves=curves, rig=rig,
                    phones=track if track.kind == "phones" else None, cues=cues, loudness=loud)
 
 
@@ -73,7 +74,7 @@ def lipsync_from_audio(path: Path, rig: RigProfile, params: AnimationParams, set
     """Analyse speech audio with the chosen engine, then animate it."""
     samples = load_audio(path)  # its errors name the file already
     try:
-        return lipsync_from_samples(samples, path.name, rig, params, settings, transcript, language)
+        return lipsync_from_samples(samples, text_name(path), rig, params, settings, transcript, language)
     except VisemesError as e:
         raise file_error(path, str(e)) from None
 

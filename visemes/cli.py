@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from visemes.exporters import EXPORTERS, ExportOptions, target_match
 from visemes.rigs import builtin_names, combined, load_rig
@@ -234,7 +235,12 @@ def _cmd_live(a: argparse.Namespace) -> int:
         analyser = LiveAnalyser(rig, a.fps, _expression_params(a), a.delay / 1000)
     except ValueError as e:
         raise VisemesError(str(e)) from None
-    source = open_source(a.source, a.speed)
+    for spec in [a.source, *a.sink]:
+        host = urlsplit(spec).hostname if spec.startswith("ws://") else None
+        if host in ("0.0.0.0", "::") and not a.token:
+            print(f"warning: {spec} listens on every network interface without a token: anyone who can reach "
+                  "this machine can connect (add --token SECRET, or bind 127.0.0.1)", file=sys.stderr)
+    source = open_source(a.source, a.speed, a.token)
     sinks, passthrough = [], None
     try:
         if a.passthrough is not None:
@@ -263,7 +269,26 @@ def _cmd_live(a: argparse.Namespace) -> int:
         print(f"live: {stats.frames} frames in {stats.seconds:.1f} s, latency median {stats.median_latency_ms:.0f} ms, "
               f"CPU {100 * stats.cpu_seconds / max(stats.seconds, 1e-9):.0f}% of a core, {stats.dropped} dropped",
               file=sys.stderr)
+        for line in _live_report(a.source, source, list(zip(a.sink, sinks, strict=True))):
+            print(line, file=sys.stderr)
     return 0
+
+
+def _live_report(source_spec: str, source, sinks: list) -> list[str]:
+    """One line per sink that dropped frames or failed (the count split per sink, with the reason), and one
+    for a source that dropped audio or refused a sender."""
+    lines = []
+    for spec, sink in sinks:
+        dropped, error = getattr(sink, "dropped", 0), getattr(sink, "error", "")
+        if getattr(sink, "connects", 1) == 0:
+            lines.append(f"warning: {spec}: never connected, {dropped} frames dropped"
+                         + (f" (last error: {error})" if error else ""))
+        elif dropped or error:
+            lines.append(f"{spec}: {dropped} frames dropped" + (f" (last error: {error})" if error else ""))
+    if getattr(source, "dropped_s", 0):
+        lines.append(f"{source_spec}: {source.dropped_s:.1f} s of audio dropped (the analysis fell behind)")
+    lines += [f"warning: {source_spec}: a client was refused ({e})" for e in getattr(source, "errors", [])]
+    return lines
 
 
 def _scene_parser(sub) -> None:

@@ -71,7 +71,8 @@ def _atomic_uri(uri: str, mode: str, encoding: str | None) -> Iterator[IO]:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8", private: bool = False
+                 ) -> Iterator[IO]:
     """Open a temporary file that replaces ``path`` when the block ends without error.
 
     Only regular files are replaced: a device or a FIFO (``-o /dev/null``, ``-o /dev/stdout``) is
@@ -88,6 +89,8 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
         Text or binary.
     encoding : str, optional
         Text encoding (ignored for binary mode).
+    private : bool
+        Readable by its owner only (0600): for secrets such as tokens.
     """
     if is_uri(path):
         with _atomic_uri(str(path), mode, encoding) as f:
@@ -114,12 +117,19 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
+        if not private:
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def text_name(path: str | Path) -> str:
+    """A file's name as text that any output can carry: bytes that are not UTF-8 (``\\xff`` in a Linux file
+    name) become U+FFFD instead of surrogates that no encoder accepts."""
+    return Path(path).name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def temp_prefix(name: str) -> str:
@@ -166,9 +176,9 @@ def _umask() -> int:
     return mask
 
 
-def write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (UTF-8)."""
-    with atomic_write(path) as f:
+def write_text(path: str | Path, text: str, private: bool = False) -> None:
+    """Write ``text`` to ``path`` atomically (UTF-8); ``private`` makes it readable by its owner only."""
+    with atomic_write(path, private=private) as f:
         f.write(text)
 
 
