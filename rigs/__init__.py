@@ -169,7 +169,12 @@ def load_rig(name_or_path: str | Path) -> RigProfile:
             raise VisemesError(
                 f"unknown rig '{text}' (built-in: {', '.join(builtin_names())}; or give a profile file)")
         path = RIG_DIR / f"{text}.json"
-    return _parse(path, _read(path))
+    data = _read(path)
+    try:
+        return _parse(path, data)
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError) as e:
+        # the checks name what they expect; a value of a shape none of them foresaw still gets one line
+        raise file_error(path, f"not a valid profile ({type(e).__name__}: {e})") from None
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -167,12 +167,15 @@ def read_mapping(path: str | Path) -> dict[str, list[str]]:
             out[ch] = [t] if isinstance(t, str) and t else ([] if isinstance(t, str) else t)
         return out
     out: dict[str, list[str]] = {}
-    for n, row in enumerate(csv.reader(io.StringIO(text)), 1):
-        if not row or row[0].startswith("#"):
-            continue
-        if len(row) != 2:
-            raise file_error(path, f"line {n}: expected 'channel,target', got {len(row)} fields")
-        out.setdefault(row[0].strip(), [])
-        if row[1].strip():
-            out[row[0].strip()].append(row[1].strip())
+    try:
+        for n, row in enumerate(csv.reader(io.StringIO(text)), 1):
+            if not row or row[0].startswith("#"):
+                continue
+            if len(row) != 2:
+                raise file_error(path, f"line {n}: expected 'channel,target', got {len(row)} fields")
+            out.setdefault(row[0].strip(), [])
+            if row[1].strip():
+                out[row[0].strip()].append(row[1].strip())
+    except csv.Error as e:
+        raise file_error(path, f"not a valid CSV mapping ({e})") from None
     return out

@@ -127,8 +127,16 @@ class WebSocketSource:
 
     def __init__(self, host: str, port: int, token: str | None = None, buffer_s: float = 2.0,
                  idle_s: float = 0.1) -> None:
-        self.host, self.port, self.token = host, port, token
-        self.max_samples, self.idle_s = int(buffer_s * RATE), idle_s
+        self.host, self.port, self.token, self.idle_s = host, port, token, idle_s
+        self._init_buffers(buffer_s)
+        ready, failure = threading.Event(), []
+        threading.Thread(target=self._serve, args=(ready, failure), daemon=True, name="ws-source").start()
+        ready.wait(10)
+        if failure:
+            raise VisemesError(f"ws://{host}:{port}: cannot listen ({failure[0]})")
+
+    def _init_buffers(self, buffer_s: float) -> None:
+        self.max_samples = int(buffer_s * RATE)
         self.dropped_s = 0.0
         self.errors: list[str] = []
         self._blocks: deque[tuple[np.ndarray, float]] = deque()
@@ -136,11 +144,6 @@ class WebSocketSource:
         self._cond = threading.Condition()
         self._ended = False
         self._sender = None
-        ready, failure = threading.Event(), []
-        threading.Thread(target=self._serve, args=(ready, failure), daemon=True, name="ws-source").start()
-        ready.wait(10)
-        if failure:
-            raise VisemesError(f"ws://{host}:{port}: cannot listen ({failure[0]})")
 
     def _serve(self, ready: threading.Event, failure: list) -> None:
         from websockets.asyncio.server import serve
@@ -192,7 +195,7 @@ class WebSocketSource:
                         self._finish()
                         return
                     rate, channels = int(info.get("rate", rate)), int(info.get("channels", channels))
-                except (ValueError, TypeError, RecursionError):
+                except (ValueError, TypeError, OverflowError, RecursionError):
                     continue  # not a header: ignored
                 if not (8000 <= rate <= 192_000 and 1 <= channels <= 8):
                     why = f"rate {rate} Hz and {channels} channels: 8000-192000 Hz and 1-8 channels are accepted"

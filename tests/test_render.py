@@ -19,7 +19,8 @@ from visemes.audio import load_audio
 from visemes.errors import VisemesError
 from visemes.render import faces, pipeline, video
 
-CONSENT = "I, the sample head, agree that my face is re-animated for the visemes test suite."
+CONSENT = json.dumps({"person": "the sample head", "use": "re-animated for the visemes test suite",
+                      "date": "2026-12-06"})
 
 
 def test_the_render_extra_is_installed():
@@ -78,7 +79,7 @@ def test_the_checkpoint_records_the_consent_and_the_reference(trained, footage):
     from visemes.render.consent import sha256_file
 
     ckpt = torch.load(trained[1], weights_only=True)
-    assert ckpt["consent"]["text"] == CONSENT
+    assert ckpt["consent"]["person"] == "the sample head" and ckpt["consent"]["use"].startswith("re-animated")
     assert ckpt["reference_sha256"] == sha256_file(footage / "ref.mp4")
 
 
@@ -133,7 +134,7 @@ def test_consent_is_required_and_checked(trained, footage, tmp_path):
     r = cli("train", "--data", str(stripped), "-o", str(tmp_path / "x.pt"))
     assert r.returncode == 1 and "no consent record" in r.stderr and not (tmp_path / "x.pt").exists()
     ckpt = torch.load(model, weights_only=True)
-    ckpt["consent"] = {"text": "someone else agreed", "sha256": ckpt["consent"]["sha256"]}
+    ckpt["consent"] = {**ckpt["consent"], "person": "someone else"}  # the hash no longer fits
     torch.save(ckpt, tmp_path / "forged.pt")
     r = cli("run", "--model", str(tmp_path / "forged.pt"), "--audio", str(SAMPLES / "hola.wav"), "--video",
             str(footage / "ref.mp4"), "-o", str(tmp_path / "o.mp4"))
@@ -243,3 +244,36 @@ def test_a_bad_c2pa_key_fails_before_any_work(trained, footage, tmp_path):
                 str(footage / "ref.mp4"), "--c2pa", *args, "-o", str(tmp_path / "o.mp4"))
         assert r.returncode == 1 and problem in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
         assert not list(tmp_path.glob("*.mp4")) and not list(tmp_path.glob(".o.mp4*"))
+
+
+@pytest.mark.parametrize("consent, message", [
+    ("I agree to everything, signed me", "names the person"),
+    ('{"person": "Ada"}', "'use' must name what to"),
+    ('{"use": "anything"}', "'person' must name who agreed"),
+    ('{"person": "Ada", "use": "demo", "mood": "happy"}', "unknown field 'mood'"),
+])
+def test_consent_must_name_the_person_and_the_use(footage, tmp_path, consent, message):
+    r = cli("prepare", "--video", str(footage / "ref.mp4"), "--consent", consent, "-o", str(tmp_path / "p"))
+    assert r.returncode == 1 and message in r.stderr and not (tmp_path / "p").exists(), r.stderr
+
+
+def test_verify_finds_the_watermark_after_reencoding_and_stripping_metadata(trained, footage, tmp_path):
+    from visemes.preview import ffmpeg
+
+    out = tmp_path / "out.mp4"
+    r = cli("run", "--model", str(trained[1]), "--audio", str(SAMPLES / "hello.wav"), "--video",
+            str(footage / "ref.mp4"), "--no-label", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    report = json.loads(cli("verify", str(out)).stdout)
+    assert report["ai_generated"] and report["tags"]["ai_generated"] == "true" and report["watermark"]["found"]
+    kbps = out.stat().st_size * 8 / video.probe(out)["frames"] * 25 / 1000
+    stripped = tmp_path / "stripped.mp4"
+    subprocess.run([ffmpeg(), "-y", "-loglevel", "error", "-i", str(out), "-map_metadata", "-1", "-c:v", "libx264",
+                    "-b:v", f"{max(20, int(kbps / 4))}k", "-c:a", "copy", str(stripped)], check=True)
+    r = cli("verify", str(stripped))
+    report = json.loads(r.stdout)
+    assert report["tags"] is None, "the metadata is gone"
+    assert report["watermark"]["found"] and report["ai_generated"], report
+    assert "AI-generated (watermark)" in r.stderr
+    plain = json.loads(cli("verify", str(footage / "ref.mp4")).stdout)
+    assert not plain["ai_generated"] and abs(plain["watermark"]["z"]) < 3

@@ -160,6 +160,8 @@ def read_manifest(path: str | Path, formats: list[str], out: str | Path | None,
         if unknown:
             expected = ", ".join(MANIFEST_COLUMNS)
             raise VisemesError(f"{where}: unknown column {sorted(unknown)[0]!r} (expected {expected})")
+        if any("\0" in v for v in row.values()):
+            raise VisemesError(f"{where}: a value holds a NUL byte")
         source = row.get("timing") or row.get("input") or row.get("audio")
         if not source:
             raise VisemesError(f"{where}: no input (give 'input', 'timing' or 'audio')")
@@ -200,10 +202,14 @@ def _manifest_rows(path: Path) -> list[dict[str, str]]:
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise file_error(path, "a JSON manifest is a list of objects")
         return [{k: str(v) for k, v in r.items() if v is not None} for r in rows]
-    reader = csv.DictReader(text.splitlines())
-    if not reader.fieldnames or not set(reader.fieldnames) & {"input", "timing", "audio"}:
-        raise file_error(path, "manifest CSV needs a header row with an 'input', 'timing' or 'audio' column")
-    return [{k.strip(): (v or "").strip() for k, v in r.items() if k} for r in reader]
+    try:
+        reader = csv.DictReader(text.splitlines())
+        if not reader.fieldnames or not set(reader.fieldnames) & {"input", "timing", "audio"}:
+            raise file_error(path, "manifest CSV needs a header row with an 'input', 'timing' or 'audio' column")
+        return [{k.strip(): (v if isinstance(v, str) else "").strip() for k, v in r.items() if isinstance(k, str)}
+                for r in reader]
+    except csv.Error as e:
+        raise file_error(path, f"manifest is not valid CSV ({e})") from None
 
 
 def _json_why(e: Exception) -> str:

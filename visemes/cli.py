@@ -349,12 +349,16 @@ def _render_parser(sub) -> None:
                "  visemes render prepare --video ref.mp4 --consent consent.txt -o ref.prep\n"
                "  visemes render train --data ref.prep -o face.pt\n"
                "  visemes render eval --data ref.prep --model face.pt   (held-out quality vs retrieval)\n"
-               "  visemes render run --model face.pt --audio new.wav --video base.mp4 -o out.mp4",
+               "  visemes render run --model face.pt --audio new.wav --video base.mp4 -o out.mp4\n"
+               "  visemes render verify out.mp4   (tags, C2PA and the invisible watermark)\n\n"
+               "consent.json names the person and the use, e.g.\n"
+               '  {"person": "Ada Lovelace", "use": "re-animate my mouth for our demo video", "date": "2026-12-06"}',
         formatter_class=argparse.RawDescriptionHelpFormatter)
     rs = r.add_subparsers(dest="step", required=True, metavar="STEP")
     p = rs.add_parser("prepare", help="crops, boxes and our curves of a reference video, with the consent record")
     p.add_argument("--video", required=True, metavar="FILE", help="reference footage of the person, with speech")
-    p.add_argument("--consent", metavar="TEXT|FILE", help="the person's consent (required)")
+    p.add_argument("--consent", metavar="FILE|JSON",
+                   help="the person's consent (required): JSON naming the person and the use they agreed to")
     p.add_argument("-o", "--output", required=True, metavar="FOLDER", help="where the prepared data goes")
     p.add_argument("--size", type=int, default=256, help="mouth crop size in pixels (256)")
     p.add_argument("--face", type=int, default=0, metavar="N", help="with several faces: the N-th largest (0)")
@@ -387,10 +391,22 @@ def _render_parser(sub) -> None:
                    help="embed a C2PA manifest (Content Credentials: created by a trained model, with the consent "
                         "and reference hashes) signed with your certificate chain and private key")
     u.add_argument("--device")
+    v = rs.add_parser("verify", help="report what marks a video as the renderer's: tags, C2PA, invisible watermark")
+    v.add_argument("video", metavar="FILE")
     r.set_defaults(func=_cmd_render)
 
 
 def _cmd_render(a: argparse.Namespace) -> int:
+    if a.step == "verify":
+        from .render.verify import verify
+
+        report = verify(a.video)
+        print(json.dumps(report, indent=2))
+        marks = [name for name, found in (("tags", report["tags"]), ("C2PA", report["c2pa"]),
+                                          ("watermark", report["watermark"]["found"])) if found]
+        print(f"{a.video}: " + (f"AI-generated ({', '.join(marks)})" if report["ai_generated"]
+                                else "no mark of the visemes renderer found"), file=sys.stderr)
+        return 0
     from .render import pipeline
 
     if a.step == "prepare":

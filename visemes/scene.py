@@ -144,7 +144,11 @@ def _subtitles(path: Path, text: str) -> list[Turn]:
 
 def _table(path: Path, text: str, delimiter: str) -> list[Turn]:
     turns = []
-    for n, row in enumerate(csv.reader(text.splitlines(), delimiter=delimiter), 1):
+    try:
+        rows = list(csv.reader(text.splitlines(), delimiter=delimiter))
+    except csv.Error as e:
+        raise file_error(path, f"not a valid table of turns ({e})") from None
+    for n, row in enumerate(rows, 1):
         if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
             continue
         try:

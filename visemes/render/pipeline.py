@@ -29,7 +29,7 @@ from visemes.fileio import atomic_write, write_text
 from visemes.version import version
 
 from . import consent as consent_mod
-from . import faces, metrics, provenance, video
+from . import faces, metrics, provenance, video, watermark
 from .net import MouthNet, RendererConfig
 
 HELD_OUT = 0.15
@@ -304,12 +304,14 @@ def run(model: str | Path, audio_path: str | Path, out: str | Path, base_video: 
     tags = {"comment": "AI-generated lip movement (visemes neural renderer)",
             "description": f"Mouth re-animated by visemes from {Path(audio_path).name}; not a recording",
             "ai_generated": "true", "generator": "visemes render", "consent_sha256": ckpt["consent"]["sha256"],
-            "reference_sha256": ckpt["reference_sha256"], "label": label or "off (removed on request)"}
+            "reference_sha256": ckpt["reference_sha256"], "label": label or "off (removed on request)",
+            "watermark": watermark.NAME}
 
     def frames():
         for k, mouth in zip(order, mouths, strict=True):
             frame = faces.paste(source[k], mouth, box_of[k])
-            yield video.burn_label(frame, label) if label else frame
+            # the pixels carry the mark too: tags and manifests are lost when the container is rewritten
+            yield watermark.embed(video.burn_label(frame, label) if label else frame)
 
     finish = None
     if sign_with is not None:
