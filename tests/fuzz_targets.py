@@ -90,27 +90,33 @@ MAPPING_CSV = b"jawOpen,Jaw\nmouthClose,LipsTogether\n# comment\nmouthFunnel,\n"
 TURNS_TSV = b"start\tend\tspeaker\n0.0\t1.5\tAda\n1.5\t3.0\tBob\n"
 
 
+TRIANGLE = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], np.float32).tobytes() * 2  # positions, then a target
+
+
+def tiny_gltf(uri: str | None) -> dict:
+    """A one-triangle glTF with one morph target (``jawOpen``) whose buffer (:data:`TRIANGLE`) is at ``uri``
+    (None: the GLB's binary chunk)."""
+    buffer = {"byteLength": 72} if uri is None else {"byteLength": 72, "uri": uri}
+    return {"asset": {"version": "2.0"}, "buffers": [buffer],
+            "bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": 36},
+                            {"buffer": 0, "byteOffset": 36, "byteLength": 36}],
+            "accessors": [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3",
+                           "min": [0, 0, 0], "max": [1, 1, 0]},
+                          {"bufferView": 1, "componentType": 5126, "count": 3, "type": "VEC3"}],
+            "meshes": [{"primitives": [{"attributes": {"POSITION": 0}, "targets": [{"POSITION": 1}]}],
+                        "weights": [0], "extras": {"targetNames": ["jawOpen"]}}],
+            "nodes": [{"mesh": 0, "children": []}], "scenes": [{"nodes": [0]}], "scene": 0}
+
+
 @cache
 def _gltf_seeds() -> tuple[bytes, ...]:
-    """The sample head as GLB, and a small self-contained .gltf with one morph target."""
-    pos = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], np.float32).tobytes()
+    """A self-contained .gltf (data: URI) and the same as GLB."""
     import base64
 
-    doc = {"asset": {"version": "2.0"},
-           "buffers": [{"byteLength": 72, "uri": "data:application/octet-stream;base64,"
-                        + base64.b64encode(pos + pos).decode()}],
-           "bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": 36},
-                           {"buffer": 0, "byteOffset": 36, "byteLength": 36}],
-           "accessors": [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3",
-                          "min": [0, 0, 0], "max": [1, 1, 0]},
-                         {"bufferView": 1, "componentType": 5126, "count": 3, "type": "VEC3"}],
-           "meshes": [{"primitives": [{"attributes": {"POSITION": 0}, "targets": [{"POSITION": 1}]}],
-                       "weights": [0], "extras": {"targetNames": ["jawOpen"]}}],
-           "nodes": [{"mesh": 0, "children": []}], "scenes": [{"nodes": [0]}], "scene": 0}
     from visemes.exporters.gltf import to_glb
 
-    small_glb = to_glb({**doc, "buffers": [{"byteLength": 72}]}, pos + pos)
-    return json.dumps(doc).encode(), small_glb
+    data_uri = "data:application/octet-stream;base64," + base64.b64encode(TRIANGLE).decode()
+    return json.dumps(tiny_gltf(data_uri)).encode(), to_glb(tiny_gltf(None), TRIANGLE)
 
 
 @cache

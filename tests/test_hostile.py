@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from conftest import SAMPLES, run_cli
+from fuzz_targets import TRIANGLE, tiny_gltf
 from timing_fixtures import make_timing_files
 
 import visemes.batch as batch
@@ -89,21 +90,11 @@ def test_inputs_that_are_devices_or_fifos_are_refused_without_reading(tmp_path):
 # ---------------------------------------------------------------- glTF resources: no local file leaks
 
 def gltf_with_buffer(folder: Path, uri: str) -> Path:
-    """A copy of a tiny valid glTF whose one buffer has ``uri``."""
-    pos = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], np.float32).tobytes()
-    doc = {"asset": {"version": "2.0"}, "buffers": [{"byteLength": 72, "uri": uri}],
-           "bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": 36},
-                           {"buffer": 0, "byteOffset": 36, "byteLength": 36}],
-           "accessors": [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3",
-                          "min": [0, 0, 0], "max": [1, 1, 0]},
-                         {"bufferView": 1, "componentType": 5126, "count": 3, "type": "VEC3"}],
-           "meshes": [{"primitives": [{"attributes": {"POSITION": 0}, "targets": [{"POSITION": 1}]}],
-                       "weights": [0], "extras": {"targetNames": ["jawOpen"]}}],
-           "nodes": [{"mesh": 0}], "scenes": [{"nodes": [0]}], "scene": 0}
+    """A tiny valid glTF whose one buffer has ``uri``, with its buffer beside it as mesh.bin."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "mesh.bin").write_bytes(pos + pos)
+    (folder / "mesh.bin").write_bytes(TRIANGLE)
     path = folder / "model.gltf"
-    path.write_text(json.dumps(doc))
+    path.write_text(json.dumps(tiny_gltf(uri)))
     return path
 
 
