@@ -43,5 +43,5 @@ def check_duration(seconds: float, what: str) -> None:
         raise VisemesError(f"{what} has a time that is not a number ({seconds})")
     limit = max_duration()
     if seconds > limit:
-        raise VisemesError(f"{what} lasts {seconds:.6g} s, more than the {limit:.6g} s limit (raise it with "
+        raise VisemesError(f"{what} lasts {seconds:.7g} s, more than the {limit:.7g} s limit (raise it with "
                            f"--max-duration or {ENV})")

@@ -16,16 +16,18 @@ Every reader returns a :class:`~visemes.tracks.Track` of phones or visemes.
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 
 from .errors import VisemesError, file_error
 from .fileio import read_input
-from .limits import check_duration
+from .limits import check_duration, max_duration
 from .phones import VISEMES, guess_phone_set, is_silence, phone_to_viseme
 from .tracks import Segment, Track, make_contiguous, merge_repeats
 
@@ -41,6 +43,7 @@ POLLY_VISEME = {"sil": "sil", "p": "PP", "t": "DD", "S": "CH", "T": "TH", "f": "
 AZURE_TICKS_PER_S = 10_000_000
 TAIL_S = 0.15  # how long the last event of an onset-only format lasts
 MAX_TIMING_BYTES = 64 << 20  # hours of phones fit in a few MB; more is not a timing file
+DETECT_LINES = 200
 
 FORMATS = ("rhubarb-tsv", "rhubarb-json", "rhubarb-xml", "azure", "polly", "textgrid", "phones-tsv")
 EXPECTED = "a Rhubarb TSV/JSON/XML, Azure viseme JSON, Polly speech marks, Praat TextGrid or 'start end phone' TSV"
@@ -147,7 +150,8 @@ def _detect_json(s: str) -> str | None:
 
 
 def _detect_columns(s: str) -> str | None:
-    rows = [ln.split() for ln in s.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    # the first lines decide: splitting every line of a large file here would copy it several times over
+    rows = [ln.split() for ln in itertools.islice(_lines(s), DETECT_LINES)]
     if rows and not _is_number(rows[0][0]):
         rows = rows[1:]  # a header line
     if not rows:
@@ -181,7 +185,7 @@ def _onsets_to_segments(onsets: list[tuple[float, str | None]], end: float | Non
 
 
 def read_rhubarb_tsv(text: str) -> Track:
-    rows = [ln.split() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    rows = [ln.split() for ln in _lines(text)]
     if rows and not _is_number(rows[0][0]):
         rows = rows[1:]
     points = [(float(t), RHUBARB_SHAPE_VISEME[shape]) for t, shape in rows]
@@ -297,11 +301,17 @@ def read_textgrid(text: str) -> Track:
     return _phones_track([(a, b, lab.strip() or "sil") for a, b, lab in intervals])
 
 
+def _lines(text: str) -> Iterator[str]:
+    """Lines that are neither blank nor comments, one at a time (no list of the whole file)."""
+    for line in io.StringIO(text):
+        if line.strip() and not line.lstrip().startswith("#"):
+            yield line.rstrip("\r\n")
+
+
 def read_phones_tsv(text: str) -> Track:
     rows = []
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
+    limit = max_duration()
+    for line in _lines(text):
         parts = line.split("\t") if "\t" in line else line.split()
         if not _is_number(parts[0]):
             if rows:
@@ -309,6 +319,8 @@ def read_phones_tsv(text: str) -> Track:
             continue  # header
         conf = float(parts[3]) if len(parts) > 3 and _is_number(parts[3]) else 1.0
         rows.append((float(parts[0]), float(parts[1]), parts[2].strip(), conf))
+        if rows[-1][1] > limit:  # stop at the first row past the limit, before the rest is read
+            check_duration(rows[-1][1], "the timing")
     return _phones_track(rows)
 
 
