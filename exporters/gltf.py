@@ -42,6 +42,7 @@ SAMPLE_HEAD = True
 HEAD_ROTATION = True
 
 MAX_RESOURCE_BYTES = 1 << 30
+MAX_ACCESSOR_COUNT = 1 << 26  # values of an accessor with no data of its own (all zero, sparse on top)
 MAX_MODEL_BYTES = 2 << 30
 GLB_MAGIC, JSON_CHUNK, BIN_CHUNK = 0x46546C67, 0x4E4F534A, 0x004E4942
 FLOAT, UNSIGNED_SHORT, UNSIGNED_INT = 5126, 5123, 5125
@@ -462,6 +463,8 @@ def render(lipsync: Lipsync, options) -> bytes | str:
     from visemes.rigs.head import sample_head
 
     g = read_gltf(options.into) if options.into else head_gltf(sample_head())
+    if options.into:
+        check_accessors(g)
     c = lipsync.curves
     with damaged(options.into):
         weights = node_weights(g.doc, c.channels, c.values, options.vrm_expressions)
@@ -487,6 +490,41 @@ _WIDTHS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
 def _buffer(g: Gltf, index: int) -> bytes:
     uri = g.doc["buffers"][index].get("uri")
     return bytes(g.blob or b"") if uri is None else read_resource(g, uri)
+
+
+def check_accessors(g: Gltf) -> None:
+    """Refuse a document whose buffers, views or accessors point past the data they describe, before an
+    output copies them on or a reader allocates what their counts ask for.
+
+    Raises
+    ------
+    VisemesError
+        Naming the file and the first damaged accessor, view or buffer.
+    """
+    doc = g.doc
+    with damaged(g.path):
+        buffers = [int(b["byteLength"]) for b in doc.get("buffers", [])]
+        if g.binary and buffers and "uri" not in doc["buffers"][0] and buffers[0] > len(g.blob):
+            raise file_error(g.path, f"buffer 0 says {buffers[0]} bytes but the GLB holds {len(g.blob)}")
+        views = doc.get("bufferViews", [])
+        for i, v in enumerate(views):
+            end = int(v.get("byteOffset", 0)) + int(v["byteLength"])
+            if not 0 <= int(v.get("byteOffset", 0)) <= end <= buffers[v["buffer"]]:
+                raise file_error(g.path, f"bufferView {i} lies outside buffer {v['buffer']}")
+        for i, acc in enumerate(doc.get("accessors", [])):
+            size = np.dtype(_COMPONENTS[acc["componentType"]]).itemsize * _WIDTHS[acc["type"]]
+            count = int(acc["count"])
+            if count < 1:
+                raise file_error(g.path, f"accessor {i} has count {count}")
+            if "bufferView" in acc:
+                view = views[acc["bufferView"]]
+                stride = int(view.get("byteStride") or size)
+                need = int(acc.get("byteOffset", 0)) + stride * (count - 1) + size
+                if acc.get("byteOffset", 0) < 0 or need > int(view["byteLength"]):
+                    raise file_error(g.path, f"accessor {i} needs {need} bytes of bufferView {acc['bufferView']}, "
+                                             f"which has {view['byteLength']}")
+            elif count > MAX_ACCESSOR_COUNT:
+                raise file_error(g.path, f"accessor {i} asks for {count} values without data")
 
 
 def read_accessor(g: Gltf, index: int) -> np.ndarray:
@@ -533,6 +571,7 @@ def _local_matrix(node: dict) -> np.ndarray:
 def scene_parts(g: Gltf) -> list[tuple[int, MeshPart]]:
     """Every triangle primitive of the default scene as ``(node, MeshPart)`` in world space (rest pose; skins are
     not applied). Colours come from ``COLOR_0`` or the material's base colour; targets keep the mesh's order."""
+    check_accessors(g)
     with damaged(g.path):
         return _scene_parts(g)
 

@@ -406,3 +406,18 @@ def test_a_file_name_that_is_not_utf8_bakes(tmp_path):
     (out,) = os.listdir(os.fsencode(tmp_path / "out"))
     assert out == b"a\xffb.json"
     assert json.loads((tmp_path / "out" / os.fsdecode(out)).read_text())["source"] == "a\ufffdb.tsv"
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["accessors"][0].update(count=10**12), "accessor 0 needs"),
+    (lambda d: d["bufferViews"][1].update(byteOffset=60), "bufferView 1 lies outside"),
+    (lambda d: d["accessors"][1].update(byteOffset=-4), "accessor 1 needs"),
+])
+def test_accessors_that_point_past_their_data_are_refused_not_copied_on(tmp_path, change, message):
+    doc = tiny_gltf("mesh.bin")
+    change(doc)
+    (tmp_path / "mesh.bin").write_bytes(TRIANGLE)
+    (tmp_path / "bad.gltf").write_text(json.dumps(doc))
+    r = run_cli("bake", SAMPLES / "hello.tsv", "-f", "gltf", "--into", tmp_path / "bad.gltf", "-o", tmp_path / "o.gltf")
+    one_error_line(r, "bad.gltf", message)
+    assert not (tmp_path / "o.gltf").exists()
