@@ -56,7 +56,8 @@ def trained(footage):
     r = cli("prepare", "--video", str(footage / "ref.mp4"), "--consent", CONSENT, "--size", "48", "-o", str(prep))
     assert r.returncode == 0, r.stderr
     torch.set_num_threads(2)
-    pipeline.train(prep, model, pipeline.RendererConfig(size=48, base=8), steps=900, minutes=1.25, batch=16)
+    # bounded by steps, never by the clock: a busy machine takes longer and trains the same network
+    pipeline.train(prep, model, pipeline.RendererConfig(size=48, base=8), steps=900, batch=16)
     return prep, model
 
 
