@@ -130,3 +130,21 @@ def test_outputs_can_go_to_an_fsspec_uri_and_are_then_up_to_date(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == ["hello.csv", "hello.json", "hola.csv", "hola.json"]
     again = run_cli("bake", SAMPLES / "hello.tsv", SAMPLES / "hola.tsv", "-f", "json", "-f", "csv", "-o", uri)
     assert again.returncode == 0 and "0 baked, 2 up to date" in again.stderr
+
+
+def test_a_folder_pairs_timing_with_its_audio_and_audio_with_its_transcript(tmp_path):
+    import shutil
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("hello.wav", "hello.tsv", "hola.wav", "hola.txt"):
+        shutil.copy(SAMPLES / name, folder / name)
+    r = run_cli("bake", folder, "-f", "json", "-f", "segments", "-o", tmp_path / "out", "--language", "es")
+    assert r.returncode == 0, r.stderr
+    assert "hello.tsv with hello.wav" in r.stderr and "transcript beside them, read as 'es'" in r.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "hello.json", "hello.tsv", "hola.json", "hola.tsv"]
+    hello = json.loads((tmp_path / "out" / "hello.json").read_text())
+    assert hello["source"] == "hello.tsv"
+    hola = json.loads((tmp_path / "out" / "hola.json").read_text())
+    assert hola["language"] == "es" and hola["engine"].startswith("neural"), "aligned to its transcript"

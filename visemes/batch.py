@@ -113,11 +113,31 @@ def plan(inputs: Iterable[str | Path], formats: list[str], out: str | Path | Non
             found = find_inputs(src)
             if not found:
                 raise file_error(src, "folder holds no timing or audio files")
-            pairs = [(p, p.relative_to(src)) for p in found]
+            jobs += [replace(job, outputs=tuple((f, join(out, output_name(job.source.relative_to(src), f)))
+                                                for f in formats)) for job in folder_jobs(found)]
         else:
-            pairs = [(src, Path(src.name))]
-        jobs += [Job(p, tuple((f, join(out, output_name(rel, f))) for f in formats)) for p, rel in pairs]
+            jobs.append(Job(src, tuple((f, join(out, output_name(Path(src.name), f))) for f in formats)))
     return _unique(jobs)
+
+
+def folder_jobs(found: list[Path]) -> list[Job]:
+    """One job per line of a folder: a timing file and the audio of the same name beside it are one line
+    (the timing says what is said, the audio drives the jaw's loudness); audio alone takes the transcript
+    beside it (``NAME.txt``), as a user who keeps them together expects. Outputs are filled in later."""
+    by_stem: dict[tuple[Path, str], list[Path]] = {}
+    for p in found:
+        by_stem.setdefault((p.parent, p.stem), []).append(p)
+    jobs = []
+    for (folder, stem), files in by_stem.items():
+        timings = [p for p in files if p.suffix.lower() in TIMING_SUFFIXES]
+        audios = [p for p in files if p.suffix.lower() in AUDIO_SUFFIXES]
+        if len(audios) == 1 and timings:
+            jobs += [Job(t, (), audio=audios[0]) for t in timings]
+        elif len(audios) == 1 and (folder / f"{stem}.txt").is_file():
+            jobs.append(Job(audios[0], (), transcript=str(folder / f"{stem}.txt")))
+        else:
+            jobs += [Job(p, ()) for p in files]
+    return sorted(jobs, key=lambda j: j.source)
 
 
 def _unique(jobs: list[Job]) -> list[Job]:

@@ -529,6 +529,8 @@ def _cmd_bake(a: argparse.Namespace) -> int:
         jobs = read_manifest(a.manifest, formats, a.output, a.allow_outside)
     elif a.inputs:
         jobs = plan(a.inputs, formats, a.output, a.audio, a.transcript)
+        if len(jobs) > 1:
+            _say_pairs(jobs, a.language)
     else:
         raise VisemesError("nothing to bake: give INPUT files or folders, or --manifest FILE")
     # skipping up-to-date outputs is for batches; one named file is always baked
@@ -536,6 +538,18 @@ def _cmd_bake(a: argparse.Namespace) -> int:
     report = _run_with_progress(jobs, settings, a.jobs, force, a.executor)
     _summary(report, quiet=a.output == "-")
     return 1 if report.failed else 0
+
+
+def _say_pairs(jobs, language: str | None) -> None:
+    """Tell which lines of a folder took the audio or the transcript beside them."""
+    paired = [j for j in jobs if j.audio is not None]
+    spoken = [j for j in jobs if j.transcript is not None]
+    if paired:
+        print(f"{len(paired)} timing file(s) take the audio of the same name for loudness "
+              f"(e.g. {paired[0].source.name} with {paired[0].audio.name})", file=sys.stderr)
+    if spoken:
+        print(f"{len(spoken)} audio file(s) are aligned to the transcript beside them, read as "
+              f"'{language or 'en'}' (--language to change; e.g. {Path(spoken[0].transcript).name})", file=sys.stderr)
 
 
 def _run_with_progress(jobs, settings: Settings, workers: int, force: bool, executor: str) -> Report:
