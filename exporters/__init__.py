@@ -66,8 +66,8 @@ class ExportOptions:
         Mesh formats: a channel -> target mapping file that overrides automatic retargeting.
     interpolation : str
         ``LINEAR`` or ``STEP`` keys.
-    animation_name : str
-        Name of the animation (glTF) or take/clip.
+    animation_name : str, optional
+        Name of the animation (glTF) or take/clip; the command line gives the input's name when it is None.
     vrm_expressions : bool
         glTF/VRM: channels named like a VRM expression drive it (through its binds).
     fbx_ascii : bool
@@ -82,7 +82,7 @@ class ExportOptions:
     into: str | None = None
     mapping: str | None = None
     interpolation: str = "LINEAR"
-    animation_name: str = "speech"
+    animation_name: str | None = "speech"
     vrm_expressions: bool = True
     fbx_ascii: bool = False
     unity_path: str = ""

@@ -21,7 +21,7 @@ def validate(path: Path) -> dict:
     node = shutil.which("node")
     assert node, "node is needed for the glTF validator (apt-get install nodejs)"
     assert (VALIDATOR.parent / "node_modules" / "gltf-validator").is_dir(), \
-        "run 'npm install' in tests/js (.ci/run does) to get gltf-validator"
+        "run 'npm ci --prefix tests/js' (.ci/run does) to get gltf-validator"
     r = subprocess.run([node, str(VALIDATOR), str(path)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)

@@ -126,6 +126,20 @@ def test_preview_follows_a_users_mesh_with_other_target_names(tmp_path):
     assert isinstance(ls.curves, Curves)
 
 
+def test_preview_takes_the_map_its_advice_names(tmp_path):
+    head = sample_head()[0]
+    mesh = tmp_path / "odd.glb"
+    mesh.write_bytes(serialise(head_gltf([MeshPart("Body", head.positions, head.triangles, head.colors,
+                                                   {"Kiefer": head.targets["jawOpen"]})])))
+    r = run_cli("preview", SAMPLES / "hello.tsv", "--mesh", mesh, "-o", tmp_path / "p.png")
+    assert r.returncode == 1 and "--map" in r.stderr and "usage:" not in r.stderr
+    (tmp_path / "map.json").write_text('{"jawOpen": "Kiefer"}')
+    r = run_cli("preview", SAMPLES / "hello.tsv", "--mesh", mesh, "--map", tmp_path / "map.json", "--at", "1.0",
+                "-o", tmp_path / "p.png")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "p.png").stat().st_size > 1000
+
+
 @pytest.mark.parametrize("bad", ["--fps=0", "--size=8"])
 def test_preview_checks_its_options(tmp_path, bad):
     r = run_cli("preview", SAMPLES / "hello.tsv", bad, "-o", tmp_path / "p.mp4")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import zlib
 
 import numpy as np
@@ -56,7 +57,7 @@ def test_unity_clip_matches_its_golden_file(unity):
 def test_unity_clip_has_the_documented_structure(unity):
     assert unity.startswith("%YAML 1.1\n%TAG !u! tag:unity3d.com,2011:\n--- !u!74 &7400000\nAnimationClip:\n")
     clip = unity_yaml(unity)["AnimationClip"]
-    assert clip["m_Name"] == "speech" and clip["m_SampleRate"] == 60 and clip["m_Legacy"] == 0
+    assert clip["m_Name"] == "hello" and clip["m_SampleRate"] == 60 and clip["m_Legacy"] == 0
     assert clip["m_EditorCurves"] == clip["m_FloatCurves"]
     names = [c["attribute"] for c in clip["m_FloatCurves"]]
     assert names == [f"blendShape.{n}" for n in load_rig("vrm").channels]
@@ -135,3 +136,15 @@ def test_unity_and_unreal_take_the_names_of_the_mesh_given_with_into(tmp_path):
         assert "2 of 5 channels matched" in r.stderr and "unmatched channels: ih, ou, ee" in r.stderr
         text = out.read_text()
         assert "Fcl_MTH_A" in text and "Fcl_MTH_O" in text and "\nih," not in text and "blendShape.ih" not in text
+
+
+def test_unity_clips_are_named_after_their_input_and_reduced_by_default(tmp_path):
+    shutil.copy(TIMING, tmp_path / "greeting.tsv")
+    out = tmp_path / "greeting.anim"
+    r = run_cli("bake", tmp_path / "greeting.tsv", "--rig", "arkit", "--format", "unity", "-o", out)
+    assert r.returncode == 0, r.stderr
+    clip = unity_yaml(out.read_text())["AnimationClip"]
+    assert clip["m_Name"] == "greeting", "clips from different lines do not collide when combined"
+    frames = round(6.6 * 60)
+    keys = [len(c["curve"]["m_Curve"]) for c in clip["m_FloatCurves"]]
+    assert sum(keys) < 0.25 * frames * len(keys), "keys within 0.005 of the curve, not every frame"

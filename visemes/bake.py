@@ -169,14 +169,15 @@ def bake_file(source: str | Path, outputs: list[tuple[str, Path | str]], setting
         if speech is None:
             raise file_error(source, "the expression layer follows the voice: give the audio too (--audio FILE)")
         lipsync = add_expression(lipsync, load_audio(speech), settings.expression, settings.timing)
+    options = replace(settings.export, animation_name=settings.export.animation_name or source.stem)
     for fmt, out in outputs:
         module = EXPORTERS[fmt]
         data = rhubarb_cues(lipsync, settings.timing) if module.NEEDS == "cues" else lipsync
         try:
-            data = retarget(data, fmt, settings.export)
+            data = retarget(data, fmt, options)
         except VisemesError as e:
             raise VisemesError(f"{source}: {e}") from None
-        export(data, fmt, out, settings.export)
+        export(data, fmt, out, options)
     return lipsync
 
 

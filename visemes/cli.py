@@ -79,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="video file (.mp4), or .png for one still (the frame at --at)")
     prev.add_argument("--at", type=float, metavar="S", help="with a .png output: the moment to show, seconds (0)")
     prev.add_argument("--mesh", metavar="FILE", help="a .glb/.gltf/.vrm to animate instead of the sample head")
+    prev.add_argument("--map", dest="mapping", metavar="FILE",
+                      help="channel -> morph target mapping (JSON or CSV) for a --mesh whose names nothing matches")
     prev.add_argument("--fps", type=float, default=30.0, help="video frame rate (30)")
     prev.add_argument("--size", type=int, default=360, help="height of each view in pixels (360)")
     _input_options(prev)
@@ -198,7 +200,7 @@ def _cmd_preview(a: argparse.Namespace) -> int:
     if a.fps <= 0 or a.size < 32:
         raise VisemesError("--fps must be positive and --size at least 32")
     lipsync, samples, audio = _analyse(a)
-    sc = scene(lipsync, a.mesh, a.fps, len(samples) / 16_000 if samples is not None else None)
+    sc = scene(lipsync, a.mesh, a.fps, len(samples) / 16_000 if samples is not None else None, a.mapping)
     frames = len(sc.weights[0])
     if Path(a.output).suffix.lower() == ".png":
         from .preview import render_still
@@ -467,11 +469,11 @@ def _bake_parser(sub) -> None:
     g.add_argument("--coarticulation", type=float, metavar="S", help="blend time between neighbours (0.03)")
     g.add_argument("--closure-min", type=float, metavar="S", help="shortest p/b/m closure held (0.067)")
     g.add_argument("--jaw-gain", type=float, metavar="G", help="how much loudness scales the jaw, 0..1 (0.4)")
-    g.add_argument("--min-hold", type=float, metavar="S", help="2D shapes: shortest time a shape shows (0.05)")
+    g.add_argument("--min-hold", type=float, metavar="S", help="2D shapes: shortest time a shape shows (0.04)")
     e = b.add_argument_group("format options")
     e.add_argument("--keyframes", type=float, metavar="ERR",
                    help="json: add keyframes; gltf, fbx, unity: write only keys needed to stay within this "
-                        "error (e.g. 0.005; default: every frame)")
+                        "error (e.g. 0.005; default: every frame, but 0.005 for unity)")
     e.add_argument("--into", metavar="MESH",
                    help="gltf: the .glb/.gltf/.vrm to add the animation to; fbx, unity, unreal: a mesh whose "
                         "morph target names the curves take (default: the sample head)")
@@ -479,7 +481,8 @@ def _bake_parser(sub) -> None:
                    help="channel -> morph target mapping (JSON or CSV) that overrides automatic retargeting")
     e.add_argument("--interpolation", choices=["linear", "step"], default="linear",
                    help="key interpolation in gltf, fbx and unity (default linear)")
-    e.add_argument("--animation-name", default="speech", metavar="NAME", help="animation / take / clip name")
+    e.add_argument("--animation-name", metavar="NAME",
+                   help="animation / take / clip name (default: the input's name, so clips do not collide)")
     e.add_argument("--ascii", dest="fbx_ascii", action="store_true", help="fbx: ASCII FBX 7.4 instead of binary")
     e.add_argument("--unity-path", default="", metavar="PATH",
                    help="unity: path of the SkinnedMeshRenderer below the Animator, e.g. Armature/Body (default: "

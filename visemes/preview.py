@@ -64,7 +64,8 @@ class Scene:
     pivot: np.ndarray | None = None
 
 
-def scene(lipsync: Lipsync, mesh: str | Path | None, fps: float, duration: float | None = None) -> Scene:
+def scene(lipsync: Lipsync, mesh: str | Path | None, fps: float, duration: float | None = None,
+          mapping: str | Path | None = None) -> Scene:
     """The curves of ``lipsync`` (resampled to ``fps``) on the sample head or on ``mesh``, one frame per tick of
     ``duration`` (the audio's length; default the lipsync's).
 
@@ -78,7 +79,8 @@ def scene(lipsync: Lipsync, mesh: str | Path | None, fps: float, duration: float
     from visemes.rigs.head import sample_head
 
     g = read_gltf(mesh) if mesh else head_gltf(sample_head())
-    lipsync = retarget(lipsync, "gltf", ExportOptions(into=str(mesh) if mesh else None))
+    lipsync = retarget(lipsync, "gltf", ExportOptions(into=str(mesh) if mesh else None,
+                                                      mapping=str(mapping) if mapping else None))
     c = lipsync.curves.resample(fps)
     frames = max(1, round((duration or lipsync.duration) * fps))
     values = np.vstack([c.values, np.repeat(c.values[-1:], max(0, frames - c.frames), axis=0)])[:frames]

@@ -282,7 +282,8 @@ def write_scene(characters: list[Character], formats: list[str], folder: Path, s
             module = EXPORTERS[fmt]
             path = folder / f"{_safe(c.name)}{module.SUFFIX}"
             data = rhubarb_cues(c.lipsync, settings.timing) if module.NEEDS == "cues" else c.lipsync
-            export(retarget(data, fmt, settings.export), fmt, path, settings.export)
+            options = replace(settings.export, animation_name=settings.export.animation_name or _safe(c.name))
+            export(retarget(data, fmt, options), fmt, path, options)
             files[fmt] = path.name
         index["characters"].append({"name": c.name, "rig": c.lipsync.rig.name, "files": files,
                                     "duration": round(c.lipsync.duration, 3), "speaking": c.spans()})
