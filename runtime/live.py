@@ -56,13 +56,13 @@ def run(source: Iterable[tuple[np.ndarray, float]], analyser: LiveAnalyser, sink
     t0, cpu0 = time.perf_counter(), time.process_time()
     shown = 0.0
 
-    def deliver(frames: list[LiveFrame]) -> None:
+    def deliver(frames: list[LiveFrame], final: bool = False) -> None:
         now = time.perf_counter()
         for f in frames:
             latency = 1000 * (now - arrivals.wall_of(f.time))
             stats.latencies_ms.append(latency)
             for sink in sinks:
-                sink.send(f, latency)
+                sink.send(f, latency, final=final)
         stats.frames += len(frames)
 
     for block, available in source:
@@ -77,7 +77,7 @@ def run(source: Iterable[tuple[np.ndarray, float]], analyser: LiveAnalyser, sink
             _status(frames[-1], stats, sinks)
         if duration is not None and now - t0 >= duration:
             break
-    deliver(analyser.flush())
+    deliver(analyser.flush(), final=True)  # the held-back end of the stream: every frame, none dropped
     stats.seconds = time.perf_counter() - t0
     stats.cpu_seconds = time.process_time() - cpu0
     stats.dropped = sum(getattr(s, "dropped", 0) for s in sinks)

@@ -63,7 +63,7 @@ def frame_message(frame: LiveFrame, latency_ms: float, dropped: int = 0) -> dict
 class _Client:
     def __init__(self, ws) -> None:
         self.ws = ws
-        self.queue: asyncio.Queue = asyncio.Queue(CLIENT_QUEUE)
+        self.queue: asyncio.Queue = asyncio.Queue()  # bounded by _broadcast, except for the stream's last frames
         self.dropped = 0
 
 
@@ -77,6 +77,7 @@ class WebSocketSink:
         self.page = files("visemes.runtime").joinpath("monitor.html").read_bytes() if monitor else b""
         self.clients: set[_Client] = set()
         self.sent = 0
+        self.dropped = 0  # over every client, those gone included
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -145,29 +146,28 @@ class WebSocketSink:
         except Exception:
             pass
 
-    def _broadcast(self, frame: LiveFrame, latency_ms: float) -> None:
+    def _broadcast(self, frame: LiveFrame, latency_ms: float, final: bool) -> None:
         for client in list(self.clients):
-            if client.queue.full():
+            if client.queue.qsize() >= CLIENT_QUEUE and not final:  # a slow reader gets the newest frames
                 client.queue.get_nowait()
                 client.dropped += 1
+                self.dropped += 1
             client.queue.put_nowait(json.dumps(frame_message(frame, latency_ms, client.dropped)))
         self.sent += 1
 
     # -- called from the analysis thread
-    def send(self, frame: LiveFrame, latency_ms: float) -> None:
-        self.loop.call_soon_threadsafe(self._broadcast, frame, latency_ms)
+    def send(self, frame: LiveFrame, latency_ms: float, final: bool = False) -> None:
+        """Queue ``frame`` for every client; ``final`` frames (the end of the stream) are never dropped."""
+        self.loop.call_soon_threadsafe(self._broadcast, frame, latency_ms, final)
 
-    @property
-    def dropped(self) -> int:
-        return sum(c.dropped for c in self.clients)
-
-    def close(self) -> None:
+    def close(self, drain_s: float = 5.0) -> None:
         async def stop() -> None:
             for c in list(self.clients):
-                if c.queue.full():
-                    c.queue.get_nowait()
                 c.queue.put_nowait(None)  # the handlers send what is queued, then end
-            await asyncio.sleep(0.2)
+            for _ in range(int(drain_s / 0.05)):  # until every client has its frames (a ceiling, not a wait)
+                if not self.clients:
+                    break
+                await asyncio.sleep(0.05)
             for c in list(self.clients):  # a client that never reads cannot take a closing handshake: cut it
                 c.ws.transport.abort()
             self.server.close()
@@ -175,7 +175,7 @@ class WebSocketSink:
 
         if self._thread.is_alive() and not self._error:
             with contextlib.suppress(TimeoutError, concurrent.futures.TimeoutError):
-                asyncio.run_coroutine_threadsafe(stop(), self.loop).result(5)
+                asyncio.run_coroutine_threadsafe(stop(), self.loop).result(drain_s + 5)
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(5)
 
@@ -191,7 +191,13 @@ class _Worker:
         self._thread = threading.Thread(target=self._loop, daemon=True, name=name)
         self._thread.start()
 
-    def send(self, frame: LiveFrame, latency_ms: float) -> None:
+    def send(self, frame: LiveFrame, latency_ms: float, final: bool = False) -> None:
+        """Queue ``frame``; when the queue is full the oldest is dropped, but ``final`` frames (the end of
+        the stream) wait for room."""
+        if final:
+            with contextlib.suppress(queue.Full):
+                self.queue.put((frame, latency_ms), timeout=5)
+            return
         while True:
             try:
                 self.queue.put_nowait((frame, latency_ms))
@@ -214,8 +220,8 @@ class _Worker:
 
     def close(self) -> None:
         with contextlib.suppress(queue.Full):
-            self.queue.put(None, timeout=1)
-        self._thread.join(2)
+            self.queue.put(None, timeout=5)  # after every frame already queued
+        self._thread.join(5)
 
 
 def head_quaternion(yaw: float, pitch: float, roll: float) -> np.ndarray:

@@ -68,7 +68,8 @@ class VTubeStudioSink:
         self._thread.start()
 
     # -- called from the analysis thread: keep only the newest frame
-    def send(self, frame: LiveFrame, latency_ms: float) -> None:
+    def send(self, frame: LiveFrame, latency_ms: float, final: bool = False) -> None:
+        # VTube Studio holds parameter values, not a stream: the newest frame is all it needs, final or not
         self.loop.call_soon_threadsafe(self._offer, frame)
 
     def _offer(self, frame: LiveFrame) -> None:
