@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import stat
 import struct
 import subprocess
 import sys
@@ -421,3 +422,20 @@ def test_accessors_that_point_past_their_data_are_refused_not_copied_on(tmp_path
     r = run_cli("bake", SAMPLES / "hello.tsv", "-f", "gltf", "--into", tmp_path / "bad.gltf", "-o", tmp_path / "o.gltf")
     one_error_line(r, "bad.gltf", message)
     assert not (tmp_path / "o.gltf").exists()
+
+
+def test_output_to_dev_stdout_through_a_pipe_reaches_the_pipe(tmp_path):
+    r = run_cli("bake", SAMPLES / "hello.tsv", "-f", "segments", "-o", "/dev/stdout")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0].split("\t")[2] == "sil"
+
+
+def test_output_to_a_character_device_keeps_the_device(tmp_path):
+    null = tmp_path / "null"
+    try:
+        os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # a private /dev/null
+    except PermissionError:
+        null = Path("/dev/null")  # without the right to make one, the real one (it is only written into)
+    r = run_cli("bake", SAMPLES / "hello.tsv", "-o", null)
+    assert r.returncode == 0, r.stderr
+    assert stat.S_ISCHR(null.stat().st_mode), "the device was replaced by an ordinary file"

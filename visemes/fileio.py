@@ -96,15 +96,17 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
         with _atomic_uri(str(path), mode, encoding) as f:
             yield f
         return
-    path = Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)
+    path = Path(path)
     kwargs = {} if "b" in mode else {"encoding": encoding, "newline": ""}
-    if path.exists() and not path.is_file() and not path.is_dir():
+    if _is_stream(path):  # a device, FIFO or socket, or a link to one (/dev/stdout): nothing to replace
         try:
-            with open(path, mode, **kwargs) as f:  # a device or a FIFO: nothing to replace
+            with open(path, mode, **kwargs) as f:
                 yield f
         except OSError as e:
             raise file_error(path, f"cannot write ({e.strerror or e})") from None
         return
+    if path.is_symlink():  # replace the file the link points to, and keep the link
+        path = Path(os.path.realpath(path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=".tmp", dir=path.parent)
@@ -130,6 +132,15 @@ def text_name(path: str | Path) -> str:
     """A file's name as text that any output can carry: bytes that are not UTF-8 (``\\xff`` in a Linux file
     name) become U+FFFD instead of surrogates that no encoder accepts."""
     return Path(path).name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _is_stream(path: Path) -> bool:
+    """Whether ``path`` (links followed) is something other than a regular file or a folder."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def temp_prefix(name: str) -> str:
