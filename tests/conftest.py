@@ -37,6 +37,29 @@ def score(ref: Path, pred: Path) -> dict[str, float]:
     return {k: float(v) for k, v in (x.split("=") for x in total[1:]) if k not in ("files", "frames")}
 
 
+def free_tcp_port() -> int:
+    """A TCP port nothing listens on now (on 127.0.0.1)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ws_connect(port: int, path: str = "/"):
+    """A WebSocket client connection to 127.0.0.1, retried while the server starts (use it with ``with``)."""
+    import time
+
+    import websockets.sync.client as client
+
+    for _ in range(600):
+        try:
+            return client.connect(f"ws://127.0.0.1:{port}{path}", open_timeout=5)
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {port}")
+
+
 @pytest.fixture
 def cli():
     return run_cli

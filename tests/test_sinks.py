@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import SAMPLES
+from conftest import SAMPLES, free_tcp_port, ws_connect
 
 from visemes.rigs import load_rig
 
@@ -227,7 +227,6 @@ def test_receivers_that_are_down_do_not_stop_the_runtime():
 @pytest.mark.parametrize("delay", ["300", "1000"])
 def test_the_end_of_a_delayed_stream_reaches_every_sink_whole(delay):
     """The frames held back by --delay come out in a burst at the end: none may be dropped on the way."""
-    import websockets.sync.client as client
     from pythonosc.dispatcher import Dispatcher
     from pythonosc.osc_server import ThreadingOSCUDPServer
 
@@ -238,19 +237,19 @@ def test_the_end_of_a_delayed_stream_reaches_every_sink_whole(delay):
     d.map("/VMC/Ext/Blend/Apply", lambda addr: applies.append(1))
     osc = ThreadingOSCUDPServer(("127.0.0.1", 0), d)
     threading.Thread(target=osc.serve_forever, daemon=True).start()
-    src, out = _tcp_port(), _tcp_port()
+    src, out = free_tcp_port(), free_tcp_port()
     proc = subprocess.Popen([sys.executable, "-m", "visemes", "live", "--source", f"ws://127.0.0.1:{src}", "--rig",
                              "vrm0", "--delay", delay, "--sink", f"ws://127.0.0.1:{out}",
                              "--sink", f"vmc://127.0.0.1:{osc.server_address[1]}"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     frames = []
     try:
-        with _connect(client, out) as listener:
+        with ws_connect(out) as listener:
             assert json.loads(listener.recv(timeout=30))["type"] == "hello"
             reader = threading.Thread(target=lambda: _read_all(listener, frames), daemon=True)
             reader.start()
             pcm = (load_audio(SPEECH) * 32767).astype("<i2")
-            with _connect(client, src) as ws:
+            with ws_connect(src) as ws:
                 for i in range(0, len(pcm), 1600):  # at twice real time, as a fast game would send it
                     ws.send(pcm[i:i + 1600].tobytes())
                     time.sleep(0.05)
@@ -273,21 +272,6 @@ def test_the_end_of_a_delayed_stream_reaches_every_sink_whole(delay):
     tail = int(delay) * 60 // 1000  # the frames held back by the delay, sent at the end
     assert got[-tail:] == list(range(total - tail, total)), "the end of the stream arrives whole"
     assert len(got) + dropped("ws") == total and len(applies) + dropped("vmc") == total, err
-
-
-def _tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _connect(client, port: int):
-    for _ in range(600):
-        try:
-            return client.connect(f"ws://127.0.0.1:{port}/", open_timeout=5)
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on {port}")
 
 
 def _read_all(ws, frames: list) -> None:

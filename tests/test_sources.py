@@ -4,7 +4,6 @@ to them going wrong."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -13,18 +12,12 @@ import types
 
 import numpy as np
 import pytest
-from conftest import SAMPLES
+from conftest import SAMPLES, free_tcp_port, ws_connect
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from visemes.audio import load_audio
 from visemes.errors import VisemesError
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_audio_sent_over_websocket_is_analysed_like_the_same_file(tmp_path):
@@ -33,7 +26,7 @@ def test_audio_sent_over_websocket_is_analysed_like_the_same_file(tmp_path):
 
     from visemes.audio import resample
 
-    port, out = _port(), _port()
+    port, out = free_tcp_port(), free_tcp_port()
     proc = subprocess.Popen([sys.executable, "-m", "visemes", "live", "--source", f"ws://127.0.0.1:{port}", "--rig",
                              "vrm", "--sink", f"ws://127.0.0.1:{out}", "--quiet"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -193,21 +186,10 @@ def test_pass_through_plays_on_the_output_device_and_bounds_its_backlog(monkeypa
 
 # ---------------------------------------------------------------- the WebSocket source under stress
 
-def _connect(port: int, path: str = "/"):
-    import websockets.sync.client as client
-
-    for _ in range(300):
-        try:
-            return client.connect(f"ws://127.0.0.1:{port}{path}", open_timeout=5)
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on {port}")
-
-
 def _source(**kw):
     from visemes.runtime.sources import WebSocketSource
 
-    port = _port()
+    port = free_tcp_port()
     return WebSocketSource("127.0.0.1", port, **kw), port
 
 
@@ -227,10 +209,10 @@ def test_one_sender_at_a_time_others_are_refused_and_cannot_end_the_stream():
     from websockets.exceptions import ConnectionClosed
 
     source, port = _source()
-    with _connect(port) as first:
+    with ws_connect(port) as first:
         first.send((np.ones(1600, "<i2") * 1000).tobytes())
         assert sum(len(b) for b in _blocks_until(source, 1600)) == 1600
-        with _connect(port) as second:
+        with ws_connect(port) as second:
             with pytest.raises(ConnectionClosed) as closed:
                 second.send(json.dumps({"type": "end"}))
                 second.recv(timeout=10)
@@ -243,11 +225,11 @@ def test_one_sender_at_a_time_others_are_refused_and_cannot_end_the_stream():
 
 def test_a_sender_that_drops_mid_stream_frees_the_source_for_the_next():
     source, port = _source()
-    with _connect(port) as ws:
+    with ws_connect(port) as ws:
         ws.send(np.zeros(800, "<i2").tobytes())
         _blocks_until(source, 800)
         ws.socket.close()  # gone without a closing handshake
-    with _connect(port) as again:
+    with ws_connect(port) as again:
         again.send(np.zeros(160, "<i2").tobytes())
         assert sum(len(b) for b in _blocks_until(source, 160)) == 160
 
@@ -256,7 +238,7 @@ def test_a_wrong_rate_header_is_answered_with_an_error_and_closed():
     from websockets.exceptions import ConnectionClosed
 
     source, port = _source()
-    with _connect(port) as ws:
+    with ws_connect(port) as ws:
         ws.send(json.dumps({"rate": 5, "channels": 1}))
         reply = json.loads(ws.recv(timeout=10))
         assert reply["type"] == "error" and "8000-192000" in reply["message"]
@@ -267,7 +249,7 @@ def test_a_wrong_rate_header_is_answered_with_an_error_and_closed():
 
 def test_audio_the_analysis_cannot_keep_up_with_is_dropped_oldest_first_and_counted():
     source, port = _source(buffer_s=1.0)
-    with _connect(port) as ws:
+    with ws_connect(port) as ws:
         for i in range(6):  # 6 s of audio before anyone reads: only the newest second is kept
             ws.send((np.full(16_000, i, "<i2")).tobytes())
         ws.send(json.dumps({"type": "end"}))
@@ -284,14 +266,14 @@ def test_a_token_keeps_strangers_out_of_the_source():
 
     source, port = _source(token="s3cret")
     with pytest.raises(InvalidStatus):
-        _connect(port, "/?token=wrong")
-    with _connect(port, "/?token=s3cret") as ws:
+        ws_connect(port, "/?token=wrong")
+    with ws_connect(port, "/?token=s3cret") as ws:
         ws.send(np.zeros(160, "<i2").tobytes())
         assert sum(len(b) for b in _blocks_until(source, 160)) == 160
 
 
 def test_duration_is_honoured_when_no_client_ever_sends():
-    port, out = _port(), _port()
+    port, out = free_tcp_port(), free_tcp_port()
     r = subprocess.run([sys.executable, "-m", "visemes", "live", "--source", f"ws://127.0.0.1:{port}",
                         "--sink", f"ws://127.0.0.1:{out}", "--duration", "1", "--quiet"],
                        capture_output=True, text=True, timeout=120)
@@ -299,7 +281,7 @@ def test_duration_is_honoured_when_no_client_ever_sends():
 
 
 def test_listening_on_every_interface_without_a_token_warns():
-    port, out = _port(), _port()
+    port, out = free_tcp_port(), free_tcp_port()
     r = subprocess.run([sys.executable, "-m", "visemes", "live", "--source", f"ws://0.0.0.0:{port}",
                         "--sink", f"ws://127.0.0.1:{out}", "--duration", "0.5"],
                        capture_output=True, text=True, timeout=120)
