@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -26,18 +27,40 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory):
-    """``ray start --head`` on loopback with two worker CPUs; yields the environment that points at it.
+    """A cluster of our own: ``ray start --head --block`` on loopback with two worker CPUs, in its own process
+    group and temp folder; yields the environment that points at it.
 
-    The Ray command line runs on this interpreter, so its workers import the visemes under test."""
+    The test waits for the cluster to answer (an event, not a clock) and stops it by its process group, never
+    with ``ray stop --force``, which would kill every Ray process on the machine. The Ray command line runs on
+    this interpreter, so its workers import the visemes under test."""
     ray = [sys.executable, "-c", "import sys; from ray.scripts.scripts import main; sys.exit(main())"]
     port = _free_port()
     env = {**os.environ, "RAY_ADDRESS": f"127.0.0.1:{port}", "RAY_USAGE_STATS_ENABLED": "0"}
-    start = [*ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "2",
-             "--include-dashboard=false", "--disable-usage-stats", "--object-store-memory", str(200 * 2**20)]
-    r = subprocess.run(start, capture_output=True, text=True, env=env, timeout=180)
-    assert r.returncode == 0, r.stderr[-3000:]
-    yield env
-    subprocess.run([*ray, "stop", "--force"], capture_output=True, env=env, timeout=120)
+    temp = tmp_path_factory.mktemp("ray")
+    start = [*ray, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port),
+             "--num-cpus", "2", "--include-dashboard=false", "--disable-usage-stats", "--temp-dir", str(temp),
+             "--object-store-memory", str(200 * 2**20)]
+    head = subprocess.Popen(start, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+    try:
+        status = [*ray, "status", "--address", f"127.0.0.1:{port}"]
+        deadline = time.monotonic() + 600  # a ceiling only: the loop ends when the cluster answers
+        while subprocess.run(status, capture_output=True, env=env, timeout=120).returncode != 0:
+            assert head.poll() is None, head.stderr.read()[-3000:]
+            assert time.monotonic() < deadline, "the cluster never answered"
+            time.sleep(0.5)
+        yield env
+    finally:
+        _stop_group(head)
+
+
+def _stop_group(head: subprocess.Popen) -> None:
+    """Stop the cluster this test started, and only it: its process group, asked first, then killed."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(head.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            head.wait(timeout=60)
+        os.killpg(head.pid, signal.SIGKILL)  # whatever of the group is left
 
 
 @pytest.fixture(scope="module")
