@@ -112,38 +112,111 @@ def mic_source(device: str | int | None = None, block: int = BLOCK) -> Iterator[
             stream.close()
 
 
+class PcmBuffer:
+    """Audio waiting for the analysis, at most ``buffer_s`` seconds: when it falls behind, the oldest is
+    dropped and counted in ``dropped_s``. Iterating yields ``(samples, wall)`` blocks until :meth:`finish`,
+    and an empty block every ``idle_s`` while nothing arrives, so a caller's time limit holds."""
+
+    def __init__(self, buffer_s: float = 2.0, idle_s: float = 0.1) -> None:
+        self.max_samples, self.idle_s = int(buffer_s * RATE), idle_s
+        self.dropped_s = 0.0
+        self.buffered = 0
+        self._blocks: deque[tuple[np.ndarray, float]] = deque()
+        self._cond = threading.Condition()
+        self.ended = False
+
+    def put(self, pcm: np.ndarray) -> None:
+        with self._cond:
+            self._blocks.append((pcm, time.perf_counter()))
+            self.buffered += len(pcm)
+            while self.buffered > self.max_samples and len(self._blocks) > 1:
+                old, _ = self._blocks.popleft()  # the analysis fell behind: keep up with the present
+                self.buffered -= len(old)
+                self.dropped_s += len(old) / RATE
+            self._cond.notify()
+
+    def finish(self) -> None:
+        with self._cond:
+            self.ended = True
+            self._cond.notify()
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, float]]:
+        while True:
+            with self._cond:
+                if not self._blocks and not self.ended:
+                    self._cond.wait(self.idle_s)
+                if self._blocks:
+                    pcm, wall = self._blocks.popleft()
+                    self.buffered -= len(pcm)
+                elif self.ended:
+                    return
+                else:
+                    pcm, wall = np.zeros(0, np.float32), time.perf_counter()
+            yield pcm, wall
+
+
+async def receive_pcm(ws, buffer: PcmBuffer, errors: list[str]) -> None:
+    """Read one sender's messages into ``buffer``: an optional ``{"rate", "channels"}`` header, then binary
+    s16le PCM, until ``{"type": "end"}``. Other text is ignored; a header out of range is answered with an
+    error message, noted in ``errors`` and the connection closed."""
+    from visemes.audio import resample
+
+    rate, channels = RATE, 1
+    async for msg in ws:
+        if isinstance(msg, str):
+            try:
+                info = json.loads(msg)
+                if not isinstance(info, dict):
+                    raise TypeError
+                if info.get("type") == "end":
+                    buffer.finish()
+                    return
+                rate, channels = int(info.get("rate", rate)), int(info.get("channels", channels))
+            except (ValueError, TypeError, OverflowError, RecursionError):
+                continue  # not a header: ignored
+            if not (8000 <= rate <= 192_000 and 1 <= channels <= 8):
+                why = f"rate {rate} Hz and {channels} channels: 8000-192000 Hz and 1-8 channels are accepted"
+                errors.append(why)
+                await ws.send(json.dumps({"type": "error", "message": why}))
+                await ws.close(1003, "unsupported audio format")
+                return
+            continue
+        usable = len(msg) - len(msg) % (2 * channels)
+        if usable <= 0:
+            continue
+        pcm = np.frombuffer(msg[:usable], "<i2").reshape(-1, channels).mean(axis=1).astype(np.float32) / 32768
+        buffer.put(pcm if rate == RATE else resample(pcm, rate, RATE))
+
+
 class WebSocketSource:
     """Audio sent by WebSocket clients, one sender at a time, until it sends ``{"type": "end"}``.
 
     A second client is refused while one is sending (close code 1013, "try again later"); with a ``token``,
-    clients must connect to ``ws://HOST:PORT/?token=SECRET`` (others get HTTP 403). At most ``buffer_s``
-    seconds of audio wait for the analysis: when it falls behind, the oldest is dropped and counted in
-    ``dropped_s``. A header with a rate or channel count out of range is answered with an error message
-    and the connection is closed; the reason is kept in ``errors``. Iterating yields ``(samples, wall)``
-    blocks, and an empty block every ``idle_s`` while nothing arrives, so a caller's time limit holds.
+    clients must connect to ``ws://HOST:PORT/?token=SECRET`` (others get HTTP 403). Audio waits in a
+    :class:`PcmBuffer` of ``buffer_s`` seconds (``dropped_s`` counts what it dropped); refused senders'
+    reasons are kept in ``errors``. Iterate it like the buffer.
     """
 
     MAX_MESSAGE = 1 << 18  # 256 KiB: 8 s of 16 kHz mono PCM in one message is plenty
 
     def __init__(self, host: str, port: int, token: str | None = None, buffer_s: float = 2.0,
                  idle_s: float = 0.1) -> None:
-        self.host, self.port, self.token, self.idle_s = host, port, token, idle_s
-        self._init_buffers(buffer_s)
+        self.host, self.port, self.token = host, port, token
+        self.buffer = PcmBuffer(buffer_s, idle_s)
+        self.errors: list[str] = []
+        self._sender = None
         ready, failure = threading.Event(), []
         threading.Thread(target=self._serve, args=(ready, failure), daemon=True, name="ws-source").start()
         ready.wait(10)
         if failure:
             raise VisemesError(f"ws://{host}:{port}: cannot listen ({failure[0]})")
 
-    def _init_buffers(self, buffer_s: float) -> None:
-        self.max_samples = int(buffer_s * RATE)
-        self.dropped_s = 0.0
-        self.errors: list[str] = []
-        self._blocks: deque[tuple[np.ndarray, float]] = deque()
-        self._buffered = 0
-        self._cond = threading.Condition()
-        self._ended = False
-        self._sender = None
+    @property
+    def dropped_s(self) -> float:
+        return self.buffer.dropped_s
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, float]]:
+        return iter(self.buffer)
 
     def _serve(self, ready: threading.Event, failure: list) -> None:
         from websockets.asyncio.server import serve
@@ -175,69 +248,11 @@ class WebSocketSource:
             return
         self._sender = ws
         try:
-            await self._receive(ws)
+            await receive_pcm(ws, self.buffer, self.errors)
         except ConnectionClosed:
             pass  # a sender that goes away mid-stream ends its turn, not the session
         finally:
             self._sender = None
-
-    async def _receive(self, ws) -> None:
-        from visemes.audio import resample
-
-        rate, channels = RATE, 1
-        async for msg in ws:
-            if isinstance(msg, str):
-                try:
-                    info = json.loads(msg)
-                    if not isinstance(info, dict):
-                        raise TypeError
-                    if info.get("type") == "end":
-                        self._finish()
-                        return
-                    rate, channels = int(info.get("rate", rate)), int(info.get("channels", channels))
-                except (ValueError, TypeError, OverflowError, RecursionError):
-                    continue  # not a header: ignored
-                if not (8000 <= rate <= 192_000 and 1 <= channels <= 8):
-                    why = f"rate {rate} Hz and {channels} channels: 8000-192000 Hz and 1-8 channels are accepted"
-                    self.errors.append(why)
-                    await ws.send(json.dumps({"type": "error", "message": why}))
-                    await ws.close(1003, "unsupported audio format")
-                    return
-                continue
-            usable = len(msg) - len(msg) % (2 * channels)
-            if usable <= 0:
-                continue
-            pcm = np.frombuffer(msg[:usable], "<i2").reshape(-1, channels).mean(axis=1).astype(np.float32) / 32768
-            self._put(pcm if rate == RATE else resample(pcm, rate, RATE))
-
-    def _put(self, pcm: np.ndarray) -> None:
-        with self._cond:
-            self._blocks.append((pcm, time.perf_counter()))
-            self._buffered += len(pcm)
-            while self._buffered > self.max_samples and len(self._blocks) > 1:
-                old, _ = self._blocks.popleft()  # the analysis fell behind: keep up with the present
-                self._buffered -= len(old)
-                self.dropped_s += len(old) / RATE
-            self._cond.notify()
-
-    def _finish(self) -> None:
-        with self._cond:
-            self._ended = True
-            self._cond.notify()
-
-    def __iter__(self) -> Iterator[tuple[np.ndarray, float]]:
-        while True:
-            with self._cond:
-                if not self._blocks and not self._ended:
-                    self._cond.wait(self.idle_s)
-                if self._blocks:
-                    pcm, wall = self._blocks.popleft()
-                    self._buffered -= len(pcm)
-                elif self._ended:
-                    return
-                else:
-                    pcm, wall = np.zeros(0, np.float32), time.perf_counter()
-            yield pcm, wall
 
 
 def open_source(spec: str, speed: float = 1.0, token: str | None = None) -> Iterable[tuple[np.ndarray, float]]:

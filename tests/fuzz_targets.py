@@ -207,7 +207,7 @@ def _wav(path: Path):
 
 
 class _FakeWebSocket:
-    """Just enough of a server connection for :class:`visemes.runtime.sources.WebSocketSource` to read
+    """Just enough of a server connection for :func:`visemes.runtime.sources.receive_pcm` to read
     ``messages`` from it."""
 
     def __init__(self, messages: list[bytes | str]) -> None:
@@ -242,13 +242,12 @@ def websocket_messages(data: bytes) -> list[bytes | str]:
 
 
 def _ws(path: Path):
-    from visemes.runtime.sources import WebSocketSource
+    from visemes.runtime.sources import PcmBuffer, WebSocketSource, receive_pcm
 
-    source = WebSocketSource.__new__(WebSocketSource)  # the message handling, without a listening socket
-    WebSocketSource._init_buffers(source, 2.0)
-    asyncio.run(source._receive(_FakeWebSocket(websocket_messages(path.read_bytes()))))
-    assert source._buffered <= source.max_samples + WebSocketSource.MAX_MESSAGE // 2, "the buffer is bounded"
-    return source
+    buffer, errors = PcmBuffer(2.0), []
+    asyncio.run(receive_pcm(_FakeWebSocket(websocket_messages(path.read_bytes())), buffer, errors))
+    assert buffer.buffered <= buffer.max_samples + WebSocketSource.MAX_MESSAGE // 2, "the buffer is bounded"
+    return buffer
 
 
 def targets() -> list[Target]:

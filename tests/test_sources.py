@@ -253,7 +253,7 @@ def test_audio_the_analysis_cannot_keep_up_with_is_dropped_oldest_first_and_coun
         for i in range(6):  # 6 s of audio before anyone reads: only the newest second is kept
             ws.send((np.full(16_000, i, "<i2")).tobytes())
         ws.send(json.dumps({"type": "end"}))
-    while not source._ended:
+    while not source.buffer.ended:
         time.sleep(0.01)
     kept = [b for b, _ in source if len(b)]
     assert sum(len(b) for b in kept) <= 16_000

@@ -176,9 +176,12 @@ def read_input(path: str | Path, what: str, limit: int = 512 << 20) -> bytes:
                                f"{limit / 2**20:.0f} MiB)")
     try:
         with open(path, "rb") as f:
-            return f.read(limit + 1)[:limit]
+            data = f.read(limit + 1)
     except OSError as e:
         raise file_error(path, f"cannot read the {what} ({e.strerror or e})") from None
+    if len(data) > limit:  # it grew after the check
+        raise file_error(path, f"larger than a {what} may be (at most {limit / 2**20:.0f} MiB)")
+    return data
 
 
 def _umask() -> int:
