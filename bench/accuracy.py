@@ -1,10 +1,11 @@
-"""Accuracy on real human speech: every engine and mode over ../shared/eval/real-speech, scored by score.py.
+"""Accuracy on real human speech: every engine and mode over ../shared/eval/real-speech, by visemes.metrics.
 
     python bench/accuracy.py [--engines neural pocketsphinx] [--eval-dir ../shared/eval]
 
 For each engine and mode it runs ``visemes bake WAV --format segments`` (adding
 ``--transcript NAME.txt`` in transcript mode, where the text exists) and scores
-the results with the project's ruler. When a ``rhubarb`` executable (Rhubarb Lip
+the results with the project's ruler (visemes.metrics; bench/metrics_agree.py
+checks that it prints score.py's totals). When a ``rhubarb`` executable (Rhubarb Lip
 Sync) is on the PATH, it is run on the same files (``-f tsv``, with ``--dialogFile``
 in transcript mode) and scored the same way. Prints a Markdown table for
 docs/benchmarks.md.
@@ -21,6 +22,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from visemes import metrics  # noqa: E402
+
 LANGUAGE = {"jsut": "ja", "de_": "de", "zh_": "zh"}
 
 
@@ -38,24 +43,20 @@ def command(wav: Path, out: Path, engine: str, mode: str, text: Path | None) -> 
 
 
 def run(eval_dir: Path, engine: str, mode: str, transcript: bool) -> str:
-    wavs = sorted((eval_dir / "real-speech").glob("*.wav"))
+    scores = []
     with tempfile.TemporaryDirectory() as tmp:
-        ref_dir, pred_dir = Path(tmp) / "ref", Path(tmp) / "pred"
-        ref_dir.mkdir()
-        pred_dir.mkdir()
-        for wav in wavs:
+        for wav in sorted((eval_dir / "real-speech").glob("*.wav")):
             text = wav.with_suffix(".txt")
             if transcript and not text.exists():
                 continue
-            args = command(wav, pred_dir / f"{wav.stem}.tsv", engine, mode, text if transcript else None)
-            r = subprocess.run(args, capture_output=True, text=True)
+            pred = Path(tmp) / f"{wav.stem}.tsv"
+            r = subprocess.run(command(wav, pred, engine, mode, text if transcript else None), capture_output=True,
+                               text=True)
             if r.returncode != 0:
                 print(r.stderr.strip(), file=sys.stderr)
                 continue
-            (ref_dir / f"{wav.stem}.tsv").write_bytes(wav.with_suffix(".tsv").read_bytes())
-        out = subprocess.run([sys.executable, str(eval_dir / "score.py"), "--ref-dir", str(ref_dir), "--pred-dir",
-                              str(pred_dir)], capture_output=True, text=True).stdout
-    total = dict(x.split("=") for x in out.strip().splitlines()[-1].split()[1:])
+            scores.append(metrics.score_files(wav.with_suffix(".tsv"), pred))
+    total = {"files": str(len(scores))} | {k: f"{v:.3f}" for k, v in metrics.total(scores).items() if v is not None}
     cols = ["files", "acc15", "acc6", "acc6_tol", "close_f1", "speech"]
     kind = "audio + transcript" if transcript else "audio only"
     return f"| {engine} | {mode if engine == 'neural' else '-'} | {kind} | " + " | ".join(total.get(c, "-")

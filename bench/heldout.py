@@ -2,7 +2,8 @@
 
     python bench/heldout.py [--weights A.pt B.pt] [--work /tmp/visemes-train]
 
-Sets, each scored with ../shared/eval/score.py (frame-weighted acc6, close_f1 pooled over the files):
+Sets, each scored with the project's ruler, visemes.metrics (which bench/metrics_agree.py checks against
+../shared/eval/score.py): frame-weighted acc6, close_f1 pooled over the files:
 
 - ``eval``: the 9 validation files of ../shared/eval/real-speech (hand and forced alignments);
 - ``grid``: the eleven GRID talkers of ../shared/render/grid (words from the file names);
@@ -18,14 +19,13 @@ with the shipped decoder settings. Prints Markdown for docs/benchmarks.md and MO
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 import torch
 
+from visemes import metrics
 from visemes.audio import load_audio
 from visemes.decoding import viseme_posteriors, viterbi_segments
 from visemes.engines import WEIGHTS, load_network
@@ -60,19 +60,14 @@ def obama_set(work: Path) -> Path:
     return folder
 
 
-def score(weights: Path, mode: str, wavs: list[Path], scorer) -> dict:
+def score(weights: Path, mode: str, wavs: list[Path]) -> dict:
     net = load_network(mode, weights)
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for wav in wavs:
-            track = viterbi_segments(viseme_posteriors(class_posteriors(net, log_mel(load_audio(wav)))))
-            pred = Path(tmp) / f"{wav.stem}.tsv"
-            pred.write_text("".join(f"{s.start:.3f}\t{s.end:.3f}\t{s.label}\n" for s in track.segments))
-            rows.append(scorer.score_pair(wav.with_suffix(".tsv"), pred))
-    w = np.array([r["frames"] for r in rows], dtype=float)
-    return {"files": len(rows), "acc6": float(np.sum(w * [r["acc6"] for r in rows]) / w.sum()),
-            "close_f1": scorer.closure_f1(rows), "refs": sum(r["n_ref_closed"] for r in rows),
-            "predicted": sum(r["n_pred_closed"] for r in rows)}
+    scores = [metrics.score_segments(wav.with_suffix(".tsv"), viterbi_segments(viseme_posteriors(
+        class_posteriors(net, log_mel(load_audio(wav))))).segments) for wav in wavs]
+    totals = metrics.total(scores)
+    closures = sum((s.closures for s in scores), metrics.Closures())
+    return {"files": len(scores), "acc6": totals["acc6"], "close_f1": totals["close_f1"],
+            "refs": closures.reference, "predicted": closures.predicted}
 
 
 def main() -> None:
@@ -81,9 +76,6 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "visemes-train")
     a = ap.parse_args()
     torch.set_num_threads(1)
-    spec = importlib.util.spec_from_file_location("score", SHARED / "eval" / "score.py")
-    scorer = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(scorer)
     heldout_set(SHARED, a.work)  # writes work/heldout once
     sets = {"eval": sorted((SHARED / "eval" / "real-speech").glob("*.wav")),
             "grid": sorted((a.work / "heldout").glob("grid-*.wav")),
@@ -95,7 +87,7 @@ def main() -> None:
     for weights in a.weights:
         for mode in ("offline", "causal"):
             for name, wavs in sets.items():
-                r = score(weights, mode, wavs, scorer)
+                r = score(weights, mode, wavs)
                 f1 = f"{r['close_f1']:.3f}" if r["close_f1"] is not None else "-"
                 print(f"| {weights.name} | {mode} | {name} | {r['files']} | {r['refs']} / {r['predicted']} | "
                       f"{r['acc6']:.3f} | {f1} |")

@@ -3,7 +3,7 @@
     python bench/tune_decoding.py [--eval-dir ../shared/eval] [--mode offline]
 
 Runs the shipped network once per validation file, then scores a small grid
-of (switch penalty, PP bias) with score.py and prints the frame-weighted
+of (switch penalty, PP bias) with visemes.metrics and prints the frame-weighted
 acc6 and close_f1 of each, best first. The grid is coarse on purpose: nine
 files are few, and the hidden test set is other speakers.
 """
@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import tempfile
 from pathlib import Path
 
-import numpy as np
-
+from visemes import metrics
 from visemes.audio import load_audio
 from visemes.decoding import viseme_posteriors, viterbi_segments
 from visemes.engines import load_network
 from visemes.features import log_mel
 from visemes.model import class_posteriors
-from visemes.train import DEFAULT_EVAL, load_score_module
+from visemes.train import DEFAULT_EVAL
 
 
 def main() -> None:
@@ -30,22 +28,15 @@ def main() -> None:
     ap.add_argument("--eval-dir", type=Path, default=DEFAULT_EVAL)
     ap.add_argument("--mode", default="offline", choices=["offline", "causal"])
     a = ap.parse_args()
-    score = load_score_module(a.eval_dir)
     net = load_network(a.mode)
     cached = []
     for wav in sorted((a.eval_dir / "real-speech").glob("*.wav")):
         cached.append((wav.with_suffix(".tsv"), viseme_posteriors(class_posteriors(net, log_mel(load_audio(wav))))))
     rows = []
     for penalty, pp in itertools.product([0.5, 1.0, 2.0, 3.0, 4.0], [0.0, 0.5, 1.0, 1.5, 2.0]):
-        results = []
-        with tempfile.TemporaryDirectory() as tmp:
-            for ref, post in cached:
-                track = viterbi_segments(post, penalty, {"PP": pp})
-                pred = Path(tmp) / ref.name
-                pred.write_text("".join(f"{s.start:.3f}\t{s.end:.3f}\t{s.label}\n" for s in track.segments))
-                results.append(score.score_pair(ref, pred))
-        w = np.array([r["frames"] for r in results], float)
-        acc6, f1 = (float(np.sum(w * [r[k] for r in results]) / w.sum()) for k in ("acc6", "close_f1"))
+        totals = metrics.total([metrics.score_segments(ref, viterbi_segments(post, penalty, {"PP": pp}).segments)
+                                for ref, post in cached])
+        acc6, f1 = totals["acc6"], totals["close_f1"] or 0.0
         rows.append((acc6 + f1, penalty, pp, acc6, f1))
     print("| switch penalty | PP bias | acc6 | close_f1 |\n| --- | --- | --- | --- |")
     for _, penalty, pp, acc6, f1 in sorted(rows, reverse=True)[:10]:

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import EVAL, SAMPLES, real_speech_alignments, run_cli, score
+from conftest import SAMPLES, real_speech_alignments, run_cli, score
 
 from visemes import engines
 from visemes.engines import analyse, phonemise
@@ -166,6 +166,3 @@ def test_a_two_hour_file(tmp_path):
     rows = out.read_text().splitlines()
     assert float(rows[-1].split("\t")[1]) >= 7200 and len(rows) > 10000
 
-
-def test_validation_set_is_beside_the_checkout():
-    assert (EVAL / "score.py").is_file()

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.ndimage
-from conftest import SAMPLES
+from conftest import REAL_SPEECH, SAMPLES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,13 +25,13 @@ from visemes.prosody import ProsodyStream, prosody
 from visemes.rigs import load_rig
 
 SPEECH = SAMPLES / "hello.wav"
-REAL = sorted((Path(__file__).parents[2] / "shared" / "eval" / "real-speech").glob("*.wav"))
+REAL = sorted(REAL_SPEECH.glob("*.wav"))
 EXPRESSIVE = ("arkit", "vrm", "vrm0", "live2d", "vtubestudio")
 
 
 @pytest.fixture(scope="module")
 def real_speech() -> list[np.ndarray]:
-    assert REAL, "the validation speech in ../shared/eval/real-speech is needed"
+    assert len(REAL) == 8, f"the bundled real speech in {REAL_SPEECH} is incomplete"
     return [load_audio(p) for p in REAL]
 
 

@@ -120,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("-q", "--quiet", action="store_true", help="no status line or summary")
     _expression_options(live)
     live.set_defaults(func=_cmd_live)
+    _score_parser(sub)
     fmts = sub.add_parser("formats", help="list output formats",
                           description="List the output formats that 'visemes bake --format' writes.")
     fmts.set_defaults(func=_cmd_formats)
@@ -592,6 +593,48 @@ def _cmd_rigs(a: argparse.Namespace) -> int:
     for name in builtin_names():
         rig = load_rig(name)
         print(f"{name:<12} {rig.kind:<10} {len(rig.channels):>3} channels  {rig.description}")
+    return 0
+
+
+def _score_parser(sub) -> None:
+    sc = sub.add_parser(
+        "score", help="measure mouth shapes against a phone alignment (accuracy, lip-closure F1)",
+        description="Score predicted mouth shapes against a reference phone alignment: frame accuracy on the 15 "
+                    "visemes and 6 mouth classes, a 30 ms tolerant accuracy, F1 of lip closures (p/b/m) and the "
+                    "speech/silence decision, at 100 frames per second. The reference is any timing file bake "
+                    "reads (TSV, TextGrid, ...); a prediction is 'segments' output or Rhubarb's TSV.",
+        epilog="examples:\n  visemes bake take1.wav -f segments -o take1.pred.tsv\n"
+               "  visemes score take1.TextGrid take1.pred.tsv\n"
+               "  visemes score --ref-dir alignments/ --pred-dir predictions/   # NAME.tsv with NAME.tsv",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sc.add_argument("reference", nargs="?", metavar="REF", help="the reference alignment")
+    sc.add_argument("prediction", nargs="?", metavar="PRED", help="the predicted visemes or Rhubarb shapes")
+    sc.add_argument("--ref-dir", type=Path, metavar="DIR", help="score every DIR/NAME.tsv ...")
+    sc.add_argument("--pred-dir", type=Path, metavar="DIR", help="... against --pred-dir's NAME.tsv")
+    sc.set_defaults(func=_cmd_score)
+
+
+def _cmd_score(a: argparse.Namespace) -> int:
+    from . import metrics
+
+    if a.ref_dir and a.pred_dir and not (a.reference or a.prediction):
+        pairs = [(ref, a.pred_dir / ref.name) for ref in sorted(a.ref_dir.glob("*.tsv"))]
+        if not pairs:
+            raise VisemesError(f"{a.ref_dir}: no .tsv alignments in the folder")
+    elif a.reference and a.prediction and not (a.ref_dir or a.pred_dir):
+        pairs = [(Path(a.reference), Path(a.prediction))]
+    else:
+        print("error: give REF PRED, or --ref-dir and --pred-dir", file=sys.stderr)
+        return 2
+    missing = [pred for _, pred in pairs if not pred.exists()]
+    if missing:
+        print(f"error: no prediction at {', '.join(map(str, missing))}", file=sys.stderr)
+        return 2
+    scores = [metrics.score_files(ref, pred) for ref, pred in pairs]
+    print(metrics.report(scores))
+    for s in scores:
+        if s.unknown:
+            print(f"{s.name}: phones no table knows, left out: {' '.join(s.unknown)}", file=sys.stderr)
     return 0
 
 

@@ -5,7 +5,7 @@
 2. Trains the offline and the causal network together on random crops, a share of them real speech,
    with their log-mel bands and frames masked at random (AdamW, one-cycle schedule).
 3. After each epoch, measures both on the real speech in ``--eval-dir`` (validation only: never
-   trained on) with the project's ruler, ``score.py``, keeps the best state of each and stops
+   trained on) with the project's ruler, :mod:`visemes.metrics`, keeps the best state of each and stops
    early when the offline model stops improving.
 4. Writes one weights file with both networks, the config, the class inventory and the metrics.
 """
@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import multiprocessing as mp
 import os
@@ -25,6 +24,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from . import metrics
 from .audio import load_audio
 from .corpus import IGNORE, LABELS_VERSION, make_utterance
 from .decoding import viseme_posteriors
@@ -110,13 +110,6 @@ def mask_spectra(x: torch.Tensor, rng: np.random.Generator, bands: int = 8, fram
     return x
 
 
-def load_score_module(eval_dir: Path):
-    spec = importlib.util.spec_from_file_location("visemes_eval_score", eval_dir / "score.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def validation_set(eval_dir: Path) -> list[tuple[Path, np.ndarray]]:
     """(reference alignment, log-mel) for every WAV of the real-speech set."""
     out = []
@@ -127,18 +120,12 @@ def validation_set(eval_dir: Path) -> list[tuple[Path, np.ndarray]]:
     return out
 
 
-def evaluate(net: PhoneNet, val: list, score_module) -> dict[str, float]:
-    """Frame-weighted acc6 and pooled close_f1 (as score.py's TOTAL) of the frame-wise best visemes."""
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for ref, feats in val:
-            track = viseme_posteriors(class_posteriors(net, feats)).best_path()
-            pred = Path(tmp) / ref.name
-            pred.write_text("".join(f"{s.start:.3f}\t{s.end:.3f}\t{s.label}\n" for s in track.segments))
-            rows.append(score_module.score_pair(ref, pred))
-    w = np.array([r["frames"] for r in rows], dtype=float)
-    return {"acc6": float(np.sum(w * [r["acc6"] for r in rows]) / w.sum()),
-            "close_f1": score_module.closure_f1(rows) or 0.0}
+def evaluate(net: PhoneNet, val: list) -> dict[str, float]:
+    """Frame-weighted acc6 and pooled close_f1 (:mod:`visemes.metrics` totals) of the frame-wise best visemes."""
+    scores = [metrics.score_segments(ref, viseme_posteriors(class_posteriors(net, feats)).best_path().segments)
+              for ref, feats in val]
+    totals = metrics.total(scores)
+    return {"acc6": totals["acc6"], "close_f1": totals["close_f1"] or 0.0}
 
 
 def selection_score(sets: dict[str, dict[str, float]]) -> float:
@@ -169,13 +156,12 @@ def train(hours: float = 4.0, epochs: int = 20, steps_per_epoch: int = 300, batc
     params = [p for net in nets.values() for p in net.parameters()]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-2)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.15)
-    val = {"eval": validation_set(eval_dir)} if eval_dir and (eval_dir / "score.py").exists() else {}
+    val = {"eval": validation_set(eval_dir)} if eval_dir and (eval_dir / "real-speech").is_dir() else {}
     if val and real_dir is not None and (real_dir / "fsdd").is_dir():
         from .realdata import heldout_set
 
         val["heldout"] = heldout_set(real_dir.parent, work, seed)
         log(f"held-out voices: {len(val['heldout'])} clips, never trained on")
-    scorer = load_score_module(eval_dir) if val else None
     if not val:
         log("no validation set: training for the full number of epochs without early stopping")
     best = {name: (-1.0, None, {}) for name in nets}
@@ -204,7 +190,7 @@ def train(hours: float = 4.0, epochs: int = 20, steps_per_epoch: int = 300, batc
         improved = False
         for name, net in nets.items():
             cpu_net = net.to("cpu")
-            sets = {k: evaluate(cpu_net, v, scorer) for k, v in val.items()}
+            sets = {k: evaluate(cpu_net, v) for k, v in val.items()}
             net.to(device)
             chosen = selection_score(sets) if sets else float(epoch)
             if chosen > best[name][0]:
@@ -263,7 +249,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", type=Path, help="cache folder for the corpus (default: the temp folder)")
-    ap.add_argument("--eval-dir", type=Path, default=DEFAULT_EVAL, help="folder with real-speech/ and score.py")
+    ap.add_argument("--eval-dir", type=Path, default=DEFAULT_EVAL, help="folder with real-speech/ (alignments)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="weights file to write")
     ap.add_argument("--patience", type=int, default=4,
                     help="stop after this many epochs without a better offline score (4)")
