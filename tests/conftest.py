@@ -64,6 +64,25 @@ def free_tcp_port() -> int:
         return s.getsockname()[1]
 
 
+def udp_drained(sock) -> None:
+    """Wait until nothing is left unread in a UDP socket's receive queue (an event, not a clock)."""
+    import fcntl
+    import struct
+    import termios
+    import time
+
+    while struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]:
+        time.sleep(0.01)
+
+
+def stop_osc_server(server) -> None:
+    """Stop a python-osc threading server once every datagram sent to it has been handled: its socket is
+    drained, then serving stops and server_close joins the handler threads."""
+    udp_drained(server.socket)
+    server.shutdown()
+    server.server_close()
+
+
 def ws_connect(port: int, path: str = "/"):
     """A WebSocket client connection to 127.0.0.1, retried while the server starts (use it with ``with``)."""
     import time

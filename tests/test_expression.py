@@ -6,13 +6,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.ndimage
-from conftest import REAL_SPEECH, SAMPLES
+from conftest import REAL_SPEECH, SAMPLES, stop_osc_server
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -215,9 +214,8 @@ def test_vmc_receives_head_motion_as_a_bone_rotation():
         r = subprocess.run([sys.executable, "-m", "visemes", "live", "--source", f"file:{SPEECH}", "--speed", "4",
                             "--rig", "vrm0", "--expression", "--sink", f"vmc://127.0.0.1:{server.server_address[1]}"],
                            capture_output=True, text=True, timeout=120)
-        time.sleep(0.3)
     finally:
-        server.shutdown()
+        stop_osc_server(server)
     assert r.returncode == 0, r.stderr
     assert {"A", "O", "Blink"} <= names and not names & {"headYaw", "headPitch", "headRoll"}
     assert len(bones) > 300 and all(b[0] == "Head" and len(b) == 8 for b in bones)

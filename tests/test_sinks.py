@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import SAMPLES, free_tcp_port, ws_connect
+from conftest import SAMPLES, free_tcp_port, stop_osc_server, udp_drained, ws_connect
 
 from visemes.rigs import load_rig
 
@@ -45,9 +45,8 @@ def test_vmc_bundles_carry_every_channel_then_apply():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         r = live("--rig", "vrm0", "--sink", f"vmc://127.0.0.1:{server.server_address[1]}")
-        time.sleep(0.3)
     finally:
-        server.shutdown()
+        stop_osc_server(server)
     assert r.returncode == 0, r.stderr
     applies = [i for i, e in enumerate(events) if e[0] == "<apply>"]
     assert len(applies) > 300  # one per frame (6.6 s at 60 fps), over UDP on loopback
@@ -69,9 +68,8 @@ def test_plain_osc_uses_the_address_pattern():
     try:
         r = live("--rig", "vrm", "--sink", f"osc://127.0.0.1:{server.server_address[1]}/avatar/{{channel}}",
                  "--duration", "1")
-        time.sleep(0.3)
     finally:
-        server.shutdown()
+        stop_osc_server(server)
     assert r.returncode == 0, r.stderr
     assert set(got) == {f"/avatar/{c}" for c in load_rig("vrm").channels}
     assert all(len(a) == 1 and isinstance(a[0], float) for args in got.values() for a in args)
@@ -93,7 +91,7 @@ def test_live_link_packets_are_well_formed():
     t = threading.Thread(target=receive, daemon=True)
     t.start()
     r = live("--rig", "arkit", "--sink", f"livelink://127.0.0.1:{port}")
-    time.sleep(0.3)
+    udp_drained(sock)
     stop.set()
     t.join()
     sock.close()
@@ -256,10 +254,9 @@ def test_the_end_of_a_delayed_stream_reaches_every_sink_whole(delay):
                 ws.send(json.dumps({"type": "end"}))
             _, err = proc.communicate(timeout=120)
             reader.join(30)
-        time.sleep(0.3)
     finally:
         proc.kill()
-        osc.shutdown()
+        stop_osc_server(osc)
     assert proc.returncode == 0, err
     total = int(err.split("live: ")[1].split(" frames")[0])
     assert total > 350, err
