@@ -25,6 +25,7 @@ MOUTH_LAT = -0.36          # latitude of the mouth line (radians)
 MOUTH_HALF_ANGLE = 0.42    # half the mouth width as a longitude (radians)
 JAW_HINGE = np.array([0.0, -0.015, -0.02])
 JAW_ANGLE = np.radians(24.0)
+INTERIOR = ("teeth_upper", "teeth_lower", "tongue", "mouth")  # parts seen only through parted lips
 SKIN, LIPS, DARK, WHITE, TONGUE = (0.8, 0.55, 0.45), (0.62, 0.22, 0.22), (0.04, 0.03, 0.03), (0.92, 0.9, 0.85), \
     (0.75, 0.3, 0.32)
 
@@ -34,10 +35,13 @@ def sample_head(n_lat: int = 36, n_lon: int = 60) -> list[MeshPart]:
     head = _head(n_lat, n_lon)
     mouth = _mouth_line()
     lower_teeth = _teeth(upper=False)
-    tongue = _tongue()
-    parts = [head, _teeth(upper=True), lower_teeth, tongue, _cavity()]
+    tongue, cavity = _inside(_tongue()), _inside(_cavity())
+    parts = [head, _teeth(upper=True), lower_teeth, tongue, cavity]
     _jaw_targets(lower_teeth, np.ones(len(lower_teeth.positions)))
     _jaw_targets(tongue, np.ones(len(tongue.positions)))
+    # the floor of the mouth goes down with the jaw, so the cavity stays behind the chin as it turns
+    _jaw_targets(cavity, _smooth(mouth[0][1] + 0.004, mouth[0][1] - 0.012, cavity.positions[:, 1]))
+    _add_visemes(cavity)
     tongue.targets["tongueOut"] = _tongue_out(tongue.positions, mouth)
     _add_visemes(head)
     _add_visemes(lower_teeth)
@@ -106,6 +110,29 @@ def _smooth(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
     return t * t * (3 - 2 * t)
 
 
+def _surface_radius(directions: np.ndarray) -> np.ndarray:
+    """Distance from the head's centre to its surface along each unit direction (the surface is not a
+    sphere: the latitude and longitude that point along a direction are found by a few fixed-point steps)."""
+    want_lat, want_lon = np.arcsin(np.clip(directions[:, 1], -1, 1)), np.arctan2(directions[:, 0], directions[:, 2])
+    lat, lon = want_lat.copy(), want_lon.copy()
+    for _ in range(12):
+        s = _surface(lat, lon)
+        d = s / np.linalg.norm(s, axis=1, keepdims=True)
+        lat += want_lat - np.arcsin(np.clip(d[:, 1], -1, 1))
+        lon += want_lon - np.arctan2(d[:, 0], d[:, 2])
+    return np.linalg.norm(_surface(lat, lon), axis=1)
+
+
+def _inside(part: MeshPart, margin: float = 0.003) -> MeshPart:
+    """``part`` with every vertex pulled at least ``margin`` inside the head's skin: an inner part must never
+    show through closed lips or the chin."""
+    p = part.positions.astype(np.float64)
+    r = np.linalg.norm(p, axis=1)
+    limit = _surface_radius(p / r[:, None]) - margin
+    part.positions = (p * (np.minimum(r, limit) / r)[:, None]).astype(np.float32)
+    return part
+
+
 def _mouth_line() -> tuple[np.ndarray, float]:
     """The mouth's centre point and half width in metres."""
     centre = _surface(np.array(MOUTH_LAT), np.array(0.0))
@@ -133,6 +160,8 @@ class _Fields:
         self.upper = np.where(below > 0, 0.0, width * height * above) * self.front
         self.lower = np.where(above & ~is_lower, 0.0, width * height) * self.front
         self.lips = self.upper + self.lower
+        # mouthClose lifts the whole lower lip, corners too, back onto the upper one over an open jaw
+        self.seal = np.where(is_lower, 1.0, np.clip(self.lower * 1.2, 0, 1))
         self.left = _smooth(-0.4, 0.6, self.mx)
         self.right = _smooth(0.4, -0.6, self.mx)
         self.corner_l = np.exp(-((self.mx - 1) / 0.5) ** 2 - (self.my / 1.5) ** 2) * self.front
@@ -191,7 +220,7 @@ class _Fields:
         t["jawForward"] = self.vec(self.jaw, (0, 0, 0.008))
         t["jawLeft"] = self.vec(self.jaw, (0.008, 0, 0))
         t["jawRight"] = self.vec(self.jaw, (-0.008, 0, 0))
-        t["mouthClose"] = -jaw * np.clip(self.lower * 1.2, 0, 1)[:, None]
+        t["mouthClose"] = -jaw * self.seal[:, None]
         round_x = -(self.p[:, 0])[:, None] * np.array([1.0, 0, 0])
         t["mouthFunnel"] = self.vec(self.upper, (0, 0.004, 0.01)) + self.vec(self.lower, (0, -0.004, 0.01)) + \
             0.3 * round_x * self.lips[:, None]
@@ -247,7 +276,7 @@ def _arc_band(y0: float, y1: float, radius: float, depth: float, color, name: st
 
 def _teeth(upper: bool) -> MeshPart:
     if upper:
-        return _arc_band(0.0005, 0.009, 0.028, 0.006, WHITE, "teeth_upper")
+        return _arc_band(-0.003, 0.006, 0.028, 0.006, WHITE, "teeth_upper")  # their edge shows under the lip
     return _arc_band(-0.009, -0.0005, 0.027, 0.006, WHITE, "teeth_lower")
 
 
@@ -271,8 +300,8 @@ def _ellipsoid(centre, radii, n_lat: int = 10, n_lon: int = 16) -> tuple[np.ndar
 
 
 def _tongue() -> MeshPart:
-    centre, _ = _mouth_line()
-    verts, tris = _ellipsoid(centre + np.array([0, -0.008, -0.03]), np.array([0.018, 0.006, 0.024]))
+    centre, _ = _mouth_line()  # behind the lower front teeth, resting on the floor of the mouth
+    verts, tris = _ellipsoid(centre + np.array([0, -0.009, -0.037]), np.array([0.017, 0.006, 0.021]))
     return MeshPart("tongue", verts, tris, colors=np.tile(np.array(TONGUE), (len(verts), 1)))
 
 
@@ -282,10 +311,15 @@ def _tongue_out(p: np.ndarray, mouth: tuple[np.ndarray, float]) -> np.ndarray:
 
 
 def _cavity() -> MeshPart:
-    """The dark inside of the mouth, seen through the parted lips."""
+    """The dark inside of the mouth, seen through the parted lips: the back half of an ellipsoid, a bowl
+    whose rim lies just behind the front teeth, so teeth and tongue show in front of it."""
     centre, _ = _mouth_line()
-    verts, tris = _ellipsoid(centre + np.array([0, -0.006, -0.03]), np.array([0.03, 0.022, 0.028]))
-    return MeshPart("mouth", verts, tris[:, ::-1], colors=np.tile(np.array(DARK), (len(verts), 1)))
+    middle = centre + np.array([0, -0.006, -0.016])
+    verts, tris = _ellipsoid(middle, np.array([0.032, 0.024, 0.03]), n_lat=12, n_lon=24)
+    back = tris[np.all(verts[tris][:, :, 2] <= middle[2] + 1e-9, axis=1)]
+    used, back = np.unique(back, return_inverse=True)  # only the vertices the bowl uses
+    verts, back = verts[used], back.reshape(-1, 3)
+    return MeshPart("mouth", verts, back[:, ::-1], colors=np.tile(np.array(DARK), (len(verts), 1)))
 
 
 def _jaw_targets(part: MeshPart, weight: np.ndarray) -> None:

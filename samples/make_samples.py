@@ -5,7 +5,8 @@
 Writes, for each line below, NAME.wav (16-bit mono), NAME.txt (the words) and
 NAME.tsv (``start end phone``, IPA, from espeak-ng's own phoneme events),
 dialogue.wav (two voices, one per stereo channel, each microphone hearing the
-other speaker 18 dB quieter) with dialogue.rttm (its speaker turns), and
+other speaker 18 dB quieter) with dialogue.rttm (its speaker turns), visemes.tsv
+(each of the 15 Oculus visemes held for half a second: the README's contact sheet), and
 head.glb, the procedural head with 52 ARKit and 15 Oculus viseme morph targets
 (:mod:`visemes.rigs.head`), so nothing is fetched and everything can be made
 again. Needs espeak-ng.
@@ -84,6 +85,14 @@ def make(name: str, voice: str, text: str, out: Path) -> None:
     write_text(out / f"{name}.tsv", "".join(f"{s.start:.4f}\t{s.end:.4f}\t{s.label}\n" for s in track.segments))
 
 
+def make_viseme_tour(out: Path, hold: float = 0.5) -> None:
+    """visemes.tsv: the 15 visemes in order (silence first), each held ``hold`` seconds."""
+    from visemes.phones import VISEMES
+
+    rows = [(k * hold, (k + 1) * hold, v) for k, v in enumerate(VISEMES)]
+    write_text(out / "visemes.tsv", "".join(f"{a:.2f}\t{b:.2f}\t{v}\n" for a, b, v in rows))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent, help="folder to write to (default: samples/)")
@@ -93,6 +102,8 @@ def main() -> None:
         print(f"{a.out / name}.wav  .txt  .tsv")
     make_dialogue(a.out)
     print(f"{a.out / 'dialogue'}.wav  .rttm")
+    make_viseme_tour(a.out)
+    print(a.out / "visemes.tsv")
     write_bytes(a.out / "head.glb", serialise(head_gltf(sample_head())))
     print(a.out / "head.glb")
 

@@ -82,7 +82,18 @@ def test_lip_shapes_start_before_their_sound():
     track = make_track([("PP", 0.1), ("aa", 0.2)], lead_in=0.5)
     curves, _ = animate(track, load_rig("oculus"), AnimationParams(fps=100))
     pp = curves.channel("viseme_PP")
-    assert pp[45] > 0.99, "closed 50 ms before the /p/ sound starts at 0.5 s"
+    assert pp[47] > 0.99, "closed 30 ms before the /p/ sound starts at 0.5 s"
+    assert 0.2 < pp[44] < 0.99, "and closing before that"
+
+
+def test_a_closure_is_held_until_its_release_and_the_vowel_before_it_stays_open():
+    """Lips part when a p/b/m ends, not when the next vowel's anticipation begins; and a short vowel before a
+    closure is still open in its middle ("name": the E of 0.1 s before the m)."""
+    track = make_track([("nn", 0.08), ("E", 0.1), ("PP", 0.06), ("aa", 0.2)], lead_in=0.5)
+    curves, _ = animate(track, load_rig("arkit"), AnimationParams(fps=100))
+    close, jaw = curves.channel("mouthClose"), curves.channel("jawOpen")
+    assert np.all(close[68:74] == close[68]) and close[68] > 0, "the closure pose holds to the release at 0.74 s"
+    assert jaw[63] > 0.2, "the vowel's middle (0.63 s) is open"
 
 
 def test_neighbours_blend_instead_of_flapping():

@@ -9,6 +9,7 @@ from conftest import ROOT, SAMPLES
 
 from visemes.espeak import split_compound, synthesize
 from visemes.features import frame_rms_db
+from visemes.phones import VISEMES
 from visemes.timing import read_timing
 from visemes.tracks import Segment, phones_to_visemes
 
@@ -23,6 +24,9 @@ def test_the_samples_script_makes_speech_words_and_timings(tmp_path):
         assert abs(track.duration - len(audio) / rate) < 0.01
         assert (tmp_path / f"{name}.txt").read_text().strip()
         assert track.phone_set == "ipa" and len(track.segments) > 20
+    tour = read_timing(tmp_path / "visemes.tsv")  # the contact sheet's input: every viseme, in order
+    assert [s.label for s in tour.segments] == list(VISEMES)
+    assert (tmp_path / "visemes.tsv").read_text() == (SAMPLES / "visemes.tsv").read_text()
 
 
 def test_bundled_samples_are_present():

@@ -152,7 +152,11 @@ def viseme_weights(track: Track, params: AnimationParams, first: int = 0) -> np.
 def contact_windows(track: Track, params: AnimationParams) -> list[tuple[int, int, str]]:
     """Frame ranges ``[first, last)`` where each p/b/m and f/v is held at full pose.
 
-    Each window covers the (anticipated) segment and at least
+    Each window runs from ``anticipation_s`` before the segment's sound (the lips
+    meet just before it; the longer lip anticipation only pulls them towards each
+    other, through the blend) to its own end, the release (the next sound's
+    anticipation does not cut into a closure: lips part when the stop is released,
+    not before), and lasts at least
     ``closure_min_s`` (one frame at the very least); windows are laid out in
     time order and pushed later rather than overlapped, so none is lost.
     """
@@ -160,9 +164,10 @@ def contact_windows(track: Track, params: AnimationParams) -> list[tuple[int, in
     n = frame_count(track.duration, fps)
     need = max(1, round(params.closure_min_s * fps))
     out: list[tuple[int, int, str]] = []
-    for a, b, v in _anticipated(track, params):
+    for (a, _, v), seg in zip(_anticipated(track, params), merge_repeats(track.segments), strict=True):
         if v not in CONTACT_VISEMES:
             continue
+        a, b = max(a, seg.start - params.anticipation_s), seg.end
         first, last = int(np.ceil(a * fps - 1e-9)), int(np.ceil(b * fps - 1e-9))
         if last - first < need:
             mid = 0.5 * (a + b) * fps

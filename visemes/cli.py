@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import numpy as np
+
 from visemes.exporters import EXPORTERS, ExportOptions, target_match
 from visemes.rigs import builtin_names, combined, load_rig
 
@@ -76,8 +78,11 @@ def _parser() -> argparse.ArgumentParser:
                           epilog="example: visemes preview samples/hello.wav --rig arkit -o preview.mp4")
     prev.add_argument("input", metavar="INPUT", help="an audio file (or a timing file with --audio)")
     prev.add_argument("-o", "--output", required=True, metavar="OUT",
-                      help="video file (.mp4), or .png for one still (the frame at --at)")
-    prev.add_argument("--at", type=float, metavar="S", help="with a .png output: the moment to show, seconds (0)")
+                      help="video file (.mp4), or .png for stills (the frames at --at)")
+    prev.add_argument("--at", metavar="S[,S...]",
+                      help="with a .png output: the moment to show, seconds (0); several make a contact sheet of "
+                           "front views, each captioned with its viseme")
+    prev.add_argument("--columns", type=int, default=5, help="stills per row of a contact sheet (5)")
     prev.add_argument("--mesh", metavar="FILE", help="a .glb/.gltf/.vrm to animate instead of the sample head")
     prev.add_argument("--map", dest="mapping", metavar="FILE",
                       help="channel -> morph target mapping (JSON or CSV) for a --mesh whose names nothing matches")
@@ -198,19 +203,33 @@ def _cmd_preview(a: argparse.Namespace) -> int:
 
     from .preview import render_video, scene
 
-    if a.fps <= 0 or a.size < 32:
-        raise VisemesError("--fps must be positive and --size at least 32")
+    if a.fps <= 0 or a.size < 32 or a.columns < 1:
+        raise VisemesError("--fps must be positive, --size at least 32 and --columns at least 1")
     lipsync, samples, audio = _analyse(a)
     sc = scene(lipsync, a.mesh, a.fps, len(samples) / 16_000 if samples is not None else None, a.mapping)
     frames = len(sc.weights[0])
     if Path(a.output).suffix.lower() == ".png":
-        from .preview import render_still
+        from .preview import render_stills
 
-        render_still(sc, a.output, min(frames - 1, max(0, round((a.at or 0.0) * a.fps))), a.size)
+        times = _times(a.at or "0")
+        labels = [f"{v}  {t:.2f} s" for v, t in zip(lipsync.visemes.labels_at(np.array(times)), times, strict=True)]
+        render_stills(sc, a.output, [min(frames - 1, max(0, round(t * a.fps))) for t in times], a.size, labels,
+                      a.columns)
         return 0
     with tqdm(total=frames, unit="frame", desc="rendering", file=sys.stderr, leave=False, disable=None) as bar:
         render_video(sc, a.output, a.fps, audio, a.size, bar.update)
     return 0
+
+
+def _times(text: str) -> list[float]:
+    """Seconds from ``--at``: one number or several separated by commas."""
+    try:
+        times = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise VisemesError(f"--at takes seconds separated by commas, not {text!r}") from None
+    if not times or not all(np.isfinite(t) and t >= 0 for t in times):
+        raise VisemesError(f"--at takes seconds separated by commas, not {text!r}")
+    return times
 
 
 def _cmd_live(a: argparse.Namespace) -> int:

@@ -185,22 +185,80 @@ class Renderer:
         self.ctx.release()
 
 
-def render_still(sc: Scene, out: str | Path, frame: int, size: int = 360) -> None:
-    """One frame of ``sc`` as a PNG (both views), atomically."""
+def lip_gaps(sc: Scene, frames, interior: tuple[str, ...], size: int = 360, view: str = "front") -> np.ndarray:
+    """The opening between the lips, in pixels, as one view of each frame shows it.
+
+    Each frame is rendered as it is seen, with the same geometry and camera, but with the parts named by
+    ``interior`` (the start of a part's name: ``teeth_upper`` matches ``teeth_upper.0``) painted green and
+    every other part red, so what lips and skin hide stays hidden and what shows between them is counted
+    exactly. The gap is the longest vertical run of mouth interior in any pixel column; 0 means closed lips."""
+    def paint(p: MeshPart) -> MeshPart:
+        inside = p.name.split(".")[0] in interior
+        return replace(p, colors=np.tile(np.array((0.0, 1.0, 0.0) if inside else (1.0, 0.0, 0.0), np.float32),
+                                         (len(p.positions), 1)))
+
+    renderer = Renderer(replace(sc, parts=[paint(p) for p in sc.parts]), size, (view,))
+    try:
+        gaps = []
+        for i in frames:
+            pixels = renderer.frame(i).astype(int)
+            gaps.append(lip_gap((pixels[..., 1] > 40) & (pixels[..., 0] < 20)))
+    finally:
+        renderer.release()
+    return np.array(gaps, dtype=int)
+
+
+def lip_gap(mask: np.ndarray) -> int:
+    """The longest vertical run of True in any column of a ``[rows, columns]`` mask of mouth interior."""
+    padded = np.pad(mask.astype(np.int8), ((1, 1), (0, 0)))
+    edges = np.diff(padded, axis=0)
+    best = 0
+    for col in range(mask.shape[1]):
+        starts, stops = np.flatnonzero(edges[:, col] == 1), np.flatnonzero(edges[:, col] == -1)
+        if len(starts):
+            best = max(best, int((stops - starts).max()))
+    return best
+
+
+def render_stills(sc: Scene, out: str | Path, frames: list[int], size: int = 360,
+                  labels: list[str] | None = None, columns: int = 5) -> None:
+    """Stills of ``sc`` as one PNG, atomically: one frame shows both views at ``size`` pixels; several make a
+    contact sheet of front views, ``columns`` to a row, each captioned by its ``labels``."""
     import io
 
     from matplotlib import image
 
     from .fileio import write_bytes
 
-    renderer = Renderer(sc, size)
+    renderer = Renderer(sc, size, tuple(VIEWS) if len(frames) == 1 else ("front",))
     try:
-        pixels = renderer.frame(frame)
+        tiles = [renderer.frame(i) for i in frames]
     finally:
         renderer.release()
     buf = io.BytesIO()
-    image.imsave(buf, pixels, format="png")
+    if len(tiles) == 1:
+        image.imsave(buf, tiles[0], format="png")
+    else:
+        _contact_sheet(tiles, labels or [""] * len(tiles), columns).savefig(buf, format="png")
     write_bytes(out, buf.getvalue())
+
+
+def _contact_sheet(tiles: list[np.ndarray], labels: list[str], columns: int):
+    from matplotlib.figure import Figure
+
+    columns = max(1, min(columns, len(tiles)))
+    rows = -(-len(tiles) // columns)
+    size = tiles[0].shape[0]
+    fig = Figure(figsize=(columns * size / 100, rows * (size + 28) / 100), dpi=100,
+                 facecolor=BACKGROUND)
+    for k, (tile, label) in enumerate(zip(tiles, labels, strict=True)):
+        ax = fig.add_subplot(rows, columns, k + 1)
+        ax.imshow(tile)
+        ax.set_title(label, color="white", fontsize=11)
+        ax.axis("off")
+    fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - 28 / (rows * (size + 28)) / 2, wspace=0.02,
+                        hspace=28 / size)
+    return fig
 
 
 def ffmpeg() -> str:
