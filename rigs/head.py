@@ -28,6 +28,7 @@ JAW_ANGLE = np.radians(24.0)
 INTERIOR = ("teeth_upper", "teeth_lower", "tongue", "mouth")  # parts seen only through parted lips
 SKIN, LIPS, DARK, WHITE, TONGUE = (0.8, 0.55, 0.45), (0.62, 0.22, 0.22), (0.04, 0.03, 0.03), (0.92, 0.9, 0.85), \
     (0.75, 0.3, 0.32)
+HAIR = (0.18, 0.11, 0.07)
 
 
 def sample_head(n_lat: int = 36, n_lon: int = 60) -> list[MeshPart]:
@@ -175,6 +176,9 @@ class _Fields:
 
     def colors(self) -> np.ndarray:
         c = np.tile(np.array(SKIN), (len(self.p), 1))
+        _, y, z = (self.p / RADII).T
+        hair = (y > 0.55 - 0.35 * np.clip(-z, 0, 1)) | ((z < -0.2) & (y > -0.35))  # a cap over the crown and back
+        c[hair] = HAIR
         c[self.lips > 0.45] = LIPS
         for side in (1, -1):
             c[self.blob(0.12, side * 0.38, 0.1) > 0.45] = (0.95, 0.95, 0.92)  # the white of the eye
@@ -222,9 +226,12 @@ class _Fields:
         t["jawRight"] = self.vec(self.jaw, (-0.008, 0, 0))
         t["mouthClose"] = -jaw * self.seal[:, None]
         round_x = -(self.p[:, 0])[:, None] * np.array([1.0, 0, 0])
-        t["mouthFunnel"] = self.vec(self.upper, (0, 0.004, 0.01)) + self.vec(self.lower, (0, -0.004, 0.01)) + \
-            0.3 * round_x * self.lips[:, None]
-        t["mouthPucker"] = self.vec(self.lips, (0, 0, 0.013)) + 0.45 * round_x * self.lips[:, None] + \
+        # a funnel parts the lips most in the middle and draws the corners in: a round opening, pushed forward
+        middle = np.clip(1 - self.mx ** 2, 0, 1)
+        t["mouthFunnel"] = self.vec(self.upper * middle, (0, 0.012, 0.004)) + \
+            self.vec(self.lower * middle, (0, -0.012, 0.004)) + self.vec(self.lips, (0, 0, 0.008)) + \
+            0.45 * round_x * self.lips[:, None]
+        t["mouthPucker"] = self.vec(self.lips, (0, 0, 0.013)) + 0.6 * round_x * self.lips[:, None] + \
             self.vec(self.upper, (0, -0.001, 0)) + self.vec(self.lower, (0, 0.001, 0))
         t["mouthLeft"] = self.vec(self.lips + 0.5 * self.corner_l + 0.5 * self.corner_r, (0.008, 0, 0))
         t["mouthRight"] = self.vec(self.lips + 0.5 * self.corner_l + 0.5 * self.corner_r, (-0.008, 0, 0))

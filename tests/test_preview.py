@@ -152,3 +152,15 @@ def test_a_png_output_is_one_still_of_both_views(tmp_path):
     assert r.returncode == 0, r.stderr
     img = _png(out)
     assert img.shape[:2] == (80, 160) and img[..., :3].std() > 0.05
+
+
+def test_several_times_make_a_captioned_contact_sheet_of_front_views(tmp_path):
+    out = tmp_path / "sheet.png"
+    r = run_cli("preview", SAMPLES / "visemes.tsv", "--rig", "oculus", "--at", "0.25,0.75,1.25", "--columns", "2",
+                "--size", "80", "-o", out)
+    assert r.returncode == 0, r.stderr
+    img = _png(out)
+    assert img.shape[0] > 2 * 80 and 2 * 80 <= img.shape[1] < 3 * 80, "two rows of two columns"
+    bad = run_cli("preview", SAMPLES / "visemes.tsv", "--at", "0.2,soon", "-o", tmp_path / "bad.png")
+    assert bad.returncode == 1 and "--at takes seconds separated by commas" in bad.stderr
+    assert not (tmp_path / "bad.png").exists()

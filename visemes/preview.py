@@ -256,8 +256,8 @@ def _contact_sheet(tiles: list[np.ndarray], labels: list[str], columns: int):
         ax.imshow(tile)
         ax.set_title(label, color="white", fontsize=11)
         ax.axis("off")
-    fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - 28 / (rows * (size + 28)) / 2, wspace=0.02,
-                        hspace=28 / size)
+    fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - 26 / (rows * (size + 28)), wspace=0.02,
+                        hspace=28 / size)  # room above each tile for its caption
     return fig
 
 
