@@ -32,12 +32,13 @@ HAIR = (0.18, 0.11, 0.07)
 
 
 def sample_head(n_lat: int = 36, n_lon: int = 60) -> list[MeshPart]:
-    """The sample head's parts: ``head``, ``teeth_upper``, ``teeth_lower``, ``tongue``, ``mouth``."""
+    """The sample head's parts: ``head``, ``teeth_upper``, ``teeth_lower``, ``tongue``, ``mouth``, ``ear_left``,
+    ``ear_right``."""
     head = _head(n_lat, n_lon)
     mouth = _mouth_line()
     lower_teeth = _teeth(upper=False)
     tongue, cavity = _inside(_tongue()), _inside(_cavity())
-    parts = [head, _teeth(upper=True), lower_teeth, tongue, cavity]
+    parts = [head, _teeth(upper=True), lower_teeth, tongue, cavity, _ear(1), _ear(-1)]
     _jaw_targets(lower_teeth, np.ones(len(lower_teeth.positions)))
     _jaw_targets(tongue, np.ones(len(tongue.positions)))
     # the floor of the mouth goes down with the jaw, so the cavity stays behind the chin as it turns
@@ -315,6 +316,15 @@ def _tongue() -> MeshPart:
 def _tongue_out(p: np.ndarray, mouth: tuple[np.ndarray, float]) -> np.ndarray:
     tip = _smooth(mouth[0][2] - 0.05, mouth[0][2] - 0.006, p[:, 2])
     return (tip[:, None] * np.array([0, 0.002, 0.03])).astype(np.float32)
+
+
+def _ear(side: int) -> MeshPart:
+    """An ear on the ``side`` (+1 left, -1 right) at eye-to-nose height, half sunk into the head."""
+    centre = np.array([side * RADII[0] * 0.96, -0.012, -0.008])
+    verts, tris = _ellipsoid(centre, np.array([0.009, 0.024, 0.014]), n_lat=8, n_lon=12)
+    shade = 1 - 0.25 * np.clip(side * (verts[:, 0] - centre[0]) / 0.009, 0, 1)  # the rim a little darker
+    return MeshPart(f"ear_{'left' if side > 0 else 'right'}", verts, tris,
+                    colors=np.array(SKIN) * (0.92 * shade)[:, None])
 
 
 def _cavity() -> MeshPart:

@@ -17,21 +17,34 @@ or step by step::
     curves, _ = visemes.animate(track, rig, visemes.AnimationParams(fps=30))
 """
 
-from visemes.exporters import EXPORTERS, ExportOptions, export
-from visemes.rigs import RigProfile, builtin_names, load_rig
+from __future__ import annotations
 
-from .animate import AnimationParams, animate
-from .bake import Settings, bake_file, lipsync_from_timing
-from .curves import Curves
-from .errors import VisemesError
-from .lipsync import Lipsync
-from .phones import MOUTH_CLASSES, VISEME_CLASS, VISEMES, phone_to_viseme
-from .timing import read_timing
-from .tracks import Posteriors, Segment, Track, phones_to_visemes
+import importlib
 
-__all__ = [
-    "EXPORTERS", "MOUTH_CLASSES", "VISEMES", "VISEME_CLASS", "AnimationParams", "Curves", "ExportOptions",
-    "Lipsync", "Posteriors", "RigProfile", "Segment", "Settings", "Track", "VisemesError", "animate", "bake_file",
-    "builtin_names", "export", "lipsync_from_timing", "load_rig", "phone_to_viseme", "phones_to_visemes",
-    "read_timing",
-]
+# Names are imported when first used (PEP 562), so 'visemes --version' and '--help' do not pay for NumPy,
+# torch and the exporters.
+_WHERE = {
+    "EXPORTERS": "visemes.exporters", "ExportOptions": "visemes.exporters", "export": "visemes.exporters",
+    "RigProfile": "visemes.rigs", "builtin_names": "visemes.rigs", "load_rig": "visemes.rigs",
+    "AnimationParams": "visemes.animate", "animate": "visemes.animate",
+    "Settings": "visemes.bake", "bake_file": "visemes.bake", "lipsync_from_timing": "visemes.bake",
+    "Curves": "visemes.curves", "VisemesError": "visemes.errors", "Lipsync": "visemes.lipsync",
+    "MOUTH_CLASSES": "visemes.phones", "VISEME_CLASS": "visemes.phones", "VISEMES": "visemes.phones",
+    "phone_to_viseme": "visemes.phones", "read_timing": "visemes.timing",
+    "Posteriors": "visemes.tracks", "Segment": "visemes.tracks", "Track": "visemes.tracks",
+    "phones_to_visemes": "visemes.tracks",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'visemes' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value  # once imported, a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})
