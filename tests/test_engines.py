@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import SAMPLES, real_speech_alignments, run_cli, score
+from conftest import REAL_SPEECH, SAMPLES, real_speech_alignments, run_cli, score
 
 from visemes import engines
 from visemes.engines import analyse, phonemise
@@ -166,3 +166,37 @@ def test_a_two_hour_file(tmp_path):
     rows = out.read_text().splitlines()
     assert float(rows[-1].split("\t")[1]) >= 7200 and len(rows) > 10000
 
+
+
+def test_hanzi_read_as_their_pinyin():
+    """espeak-ng 1.51 reads 报 as English letter names; through pypinyin it is b + ao, and context picks the
+    reading of a heteronym (行 is xing in 不行)."""
+    from visemes import mandarin
+
+    assert mandarin.read("报") == [["p", "a"]]
+    assert mandarin.read("不行") == [["p", "u"], ["ɕ", "i"]]
+    assert mandarin.read("绿女") == [["l", "y"], ["n", "y"]]
+    assert mandarin.read("我们的") == [["o"], ["m", "ə"], ["t", "ə"]]
+    words, missing = phonemise("这绝对不行", "zh")
+    assert words == [["ʈʂ", "ə"], ["tɕ", "e"], ["t", "e"], ["p", "u"], ["ɕ", "i"]] and missing == []
+
+
+def test_without_pypinyin_hanzi_are_reported_with_the_remedy(monkeypatch):
+    from visemes import mandarin
+
+    monkeypatch.setattr(mandarin, "_pinyin", lambda: None)
+    words, missing = phonemise("报告", "zh")
+    assert words == [[engines.UNREAD]] and missing == ["报告"]
+    assert "pip install 'visemes[zh]'" in engines._hint("zh", missing)
+
+
+def test_a_mandarin_transcript_beats_audio_alone_on_real_speech(tmp_path):
+    wav = REAL_SPEECH / "zh_aishell3_SSB16240001.wav"
+    ref = wav.with_suffix(".tsv")
+    alone, written = tmp_path / "alone.tsv", tmp_path / "text.tsv"
+    assert run_cli("bake", wav, "-f", "segments", "-o", alone).returncode == 0
+    r = run_cli("bake", wav, "--transcript", wav.with_suffix(".txt"), "--language", "zh", "-f", "segments",
+                "-o", written)
+    assert r.returncode == 0 and "could not phonemise" not in r.stderr, r.stderr
+    with_text, without = score(ref, written), score(ref, alone)
+    assert with_text["acc6"] >= without["acc6"] and with_text["close_f1"] >= 0.9, (with_text, without)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import mandarin
 from .decoding import align, free_phones, viseme_posteriors, viterbi_segments
 from .errors import VisemesError
 from .features import FPS, log_mel
@@ -106,23 +107,28 @@ def _kana(text: str) -> str:
 
 
 _READERS = {"ja": _kana}  # text a voice reads better once rewritten
+MANDARIN = frozenset({"zh", "cmn", "zh-cn", "zh-hans", "zh-hant", "zh-tw"})
 
 
 def phonemise(text: str, language: str) -> tuple[list[list[str]], list[str]]:
     """IPA phones of each word of ``text`` by espeak-ng, and the words it could not phonemise.
 
-    Japanese kanji are first rewritten in kana where janome is installed. A word
+    Japanese kanji are first rewritten in kana where janome is installed; Mandarin hanzi are read through
+    their pinyin where pypinyin is (:mod:`visemes.mandarin`), since espeak-ng reads them as letters. A word
     espeak-ng still cannot read in ``language`` is reported and stands as
     ``[UNREAD]``: its sounds are unknown.
     """
     voice = ESPEAK_VOICES.get(language.lower(), language)
     text = _READERS.get(language.lower(), str)(text)
-    unreadable = _UNREADABLE.get(language.lower())
+    mandarin_text = language.lower() in MANDARIN
+    unreadable = mandarin.HANZI if mandarin_text else _UNREADABLE.get(language.lower())
     parts = unreadable.split(text) if unreadable else [text]
     words: list[list[str]] = []
     missing: list[str] = []
     for k, part in enumerate(parts):
-        if k % 2:  # what the pattern matched
+        if k % 2 and mandarin_text:  # hanzi, read through their pinyin
+            found, lost = _hanzi_words(part)
+        elif k % 2:  # what the pattern matched: espeak-ng cannot read it
             found, lost = [[UNREAD]], [part]
         elif part.strip():
             found, lost = _espeak_words(part, voice)
@@ -131,6 +137,15 @@ def phonemise(text: str, language: str) -> tuple[list[list[str]], list[str]]:
         words += [w for w in found if w != [UNREAD] or not words or words[-1] != [UNREAD]]  # one per stretch
         missing += lost
     return words, list(dict.fromkeys(missing))
+
+
+def _hanzi_words(hanzi: str) -> tuple[list[list[str]], list[str]]:
+    """One word per character, read through its pinyin; without pypinyin, or for a character it does not
+    know, the sounds are unknown (and reported)."""
+    if not mandarin.available():
+        return [[UNREAD]], [hanzi]
+    read = mandarin.read(hanzi)
+    return [phones or [UNREAD] for phones in read], [c for c, phones in zip(hanzi, read, strict=True) if not phones]
 
 
 def _espeak_words(text: str, voice: str) -> tuple[list[list[str]], list[str]]:
@@ -224,6 +239,8 @@ def _hint(language: str, missing: list[str]) -> str:
     kanji = _UNREADABLE["ja"]
     if language.lower() == "ja" and _japanese_tokenizer() is None and any(kanji.search(w) for w in missing):
         return " (install janome to read kanji: pip install 'visemes[ja]')"
+    if language.lower() in MANDARIN and not mandarin.available() and any(mandarin.HANZI.search(w) for w in missing):
+        return " (install pypinyin to read hanzi: pip install 'visemes[zh]')"
     return ""
 
 
