@@ -200,3 +200,24 @@ def test_a_mandarin_transcript_beats_audio_alone_on_real_speech(tmp_path):
     assert r.returncode == 0 and "could not phonemise" not in r.stderr, r.stderr
     with_text, without = score(ref, written), score(ref, alone)
     assert with_text["acc6"] >= without["acc6"] and with_text["close_f1"] >= 0.9, (with_text, without)
+
+
+@pytest.mark.parametrize("text", [
+    "Printing, in the only sense with which we are at present concerned, differs from most if not from all the arts",
+    "especially as no more time is occupied, or cost incurred, in casting, setting, or printing beautiful letters",
+    "And it was a matter of course that in the Middle Ages, when the craftsmen took care",
+])
+def test_words_espeak_merges_into_a_neighbour_are_not_reported(text):
+    """espeak-ng folds "the", "a", "more" into the next word's sounds: their phones are there, so no warning
+    (sentences from LJ Speech, public domain)."""
+    words, missing = phonemise(text, "en")
+    assert missing == [] and len(words) >= len(text.split()) - 4
+
+
+@pytest.mark.shared
+def test_no_warning_on_any_lj_speech_transcript():
+    from conftest import shared_folder
+
+    rows = (shared_folder() / "train" / "ljspeech" / "transcripts.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    noisy = [(name, phonemise(text, "en")[1]) for name, text in (r.split("\t", 1) for r in rows)]
+    assert [x for x in noisy if x[1]] == [] and len(noisy) > 300

@@ -170,8 +170,20 @@ def _espeak_words(text: str, voice: str) -> tuple[list[list[str]], list[str]]:
             covered[max(0, pos - 1):pos - 1 + max(1, length)] = True
     silent = [(m.start() + 1, -1, m.group()) for m in re.finditer(r"\S+", text)
               if not all(unicodedata.category(c)[0] == "P" for c in m.group())
-              and not covered[m.start():m.end()].any() and not any(m.start() < p <= m.end() for p, _, _ in unread)]
+              and not covered[m.start():m.end()].any() and not any(m.start() < p <= m.end() for p, _, _ in unread)
+              and not _reads_alone(m.group(), voice)]
     return [w for w in words if w], [word for *_, word in sorted(silent + unread)]
+
+
+@lru_cache(maxsize=4096)
+def _reads_alone(word: str, voice: str) -> bool:
+    """Whether espeak-ng gives ``word`` phones of its own when it stands alone. A word it merged into a
+    neighbour ("the", "a", "more" before the next word) has no event of its own, yet its phones are there:
+    only a word that yields nothing alone is really missing."""
+    from .espeak import synthesize
+
+    phones = [s.label for s in synthesize(word, voice).phones.segments if s.label != "sil"]
+    return bool(phones) and not any(p.startswith("(") for p in phones)
 
 
 def _word_texts(text: str, events: list[tuple[float, int, int]]) -> list[str]:
