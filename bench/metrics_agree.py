@@ -41,8 +41,8 @@ def bake(args: list[str], out: Path) -> None:
 
 
 def shifted(src: Path, out: Path, seconds: float) -> None:
-    rows = [line.split("\t") for line in src.read_text().splitlines() if line.strip()]
-    out.write_text("".join(f"{float(a) + seconds:.3f}\t{float(b) + seconds:.3f}\t{lab}\n" for a, b, lab, *_ in rows))
+    out.write_text("".join(f"{a + seconds:.3f}\t{b + seconds:.3f}\t{label}\n"
+                           for a, b, label in metrics.read_prediction(src)))
 
 
 def predictions(refs: list[Path], tmp: Path) -> dict[str, Path]:

@@ -31,11 +31,12 @@ def main() -> None:
     net = load_network(a.mode)
     cached = []
     for wav in sorted((a.eval_dir / "real-speech").glob("*.wav")):
-        cached.append((wav.with_suffix(".tsv"), viseme_posteriors(class_posteriors(net, log_mel(load_audio(wav))))))
+        cached.append((metrics.reference_frames(wav.with_suffix(".tsv"))[0],
+                       viseme_posteriors(class_posteriors(net, log_mel(load_audio(wav))))))
     rows = []
     for penalty, pp in itertools.product([0.5, 1.0, 2.0, 3.0, 4.0], [0.0, 0.5, 1.0, 1.5, 2.0]):
-        totals = metrics.total([metrics.score_segments(ref, viterbi_segments(post, penalty, {"PP": pp}).segments)
-                                for ref, post in cached])
+        totals = metrics.total([metrics.score_against(ref15, viterbi_segments(post, penalty, {"PP": pp}).segments)
+                                for ref15, post in cached])
         acc6, f1 = totals["acc6"], totals["close_f1"] or 0.0
         rows.append((acc6 + f1, penalty, pp, acc6, f1))
     print("| switch penalty | PP bias | acc6 | close_f1 |\n| --- | --- | --- | --- |")

@@ -211,8 +211,15 @@ def prediction_frames(segments: Sequence[tuple[float, float, str]], n: int, name
 def score_segments(reference: str | Path, segments: Sequence[tuple[float, float, str]], name: str = "") -> Score:
     """Score predicted ``(start, end, label)`` segments (visemes or Rhubarb shapes) against a reference file."""
     ref15, unknown = reference_frames(reference)
-    pred15, pred6 = prediction_frames(segments, len(ref15), name or str(reference))
-    return replace(score_frames(ref15, pred15, pred6, Path(reference).stem), unknown=unknown)
+    return replace(score_against(ref15, segments, name or str(reference)), name=Path(reference).stem,
+                   unknown=unknown)
+
+
+def score_against(ref15: np.ndarray, segments: Sequence[tuple[float, float, str]], name: str = "") -> Score:
+    """Score predicted segments against reference frames from :func:`reference_frames`: read a reference once,
+    score it often (each epoch of training, each decoder setting of a sweep)."""
+    pred15, pred6 = prediction_frames(segments, len(ref15), name)
+    return score_frames(ref15, pred15, pred6, name)
 
 
 def score_files(reference: str | Path, prediction: str | Path) -> Score:

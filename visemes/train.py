@@ -120,10 +120,11 @@ def validation_set(eval_dir: Path) -> list[tuple[Path, np.ndarray]]:
     return out
 
 
-def evaluate(net: PhoneNet, val: list) -> dict[str, float]:
-    """Frame-weighted acc6 and pooled close_f1 (:mod:`visemes.metrics` totals) of the frame-wise best visemes."""
-    scores = [metrics.score_segments(ref, viseme_posteriors(class_posteriors(net, feats)).best_path().segments)
-              for ref, feats in val]
+def evaluate(net: PhoneNet, val: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+    """Frame-weighted acc6 and pooled close_f1 (:mod:`visemes.metrics` totals) of the frame-wise best visemes,
+    for ``(reference frames, log-mel)`` pairs."""
+    scores = [metrics.score_against(ref15, viseme_posteriors(class_posteriors(net, feats)).best_path().segments)
+              for ref15, feats in val]
     totals = metrics.total(scores)
     return {"acc6": totals["acc6"], "close_f1": totals["close_f1"] or 0.0}
 
@@ -162,6 +163,8 @@ def train(hours: float = 4.0, epochs: int = 20, steps_per_epoch: int = 300, batc
 
         val["heldout"] = heldout_set(real_dir.parent, work, seed)
         log(f"held-out voices: {len(val['heldout'])} clips, never trained on")
+    # each reference is read once; the epochs score against its frames
+    val = {k: [(metrics.reference_frames(ref)[0], feats) for ref, feats in pairs] for k, pairs in val.items()}
     if not val:
         log("no validation set: training for the full number of epochs without early stopping")
     best = {name: (-1.0, None, {}) for name in nets}
